@@ -1,0 +1,1 @@
+//! Configuration: manifests loaded, validated, explained (being written).

@@ -1,0 +1,13 @@
+//! ferrolb: a router host for bare-metal Kubernetes whose policies are sandboxed WebAssembly
+//! components.
+//!
+//! - [`config`]: manifests → validated model (crate `ferrolb-config`).
+//! - [`store`]: crash-safe persistent state (crate `ferrolb-store`).
+//! - [`policy`]: the wasmtime runtime that hosts the policy plugins, and the registry that swaps them.
+//! - [`cli`]: the `ferrolb` command line.
+
+pub use ferrolb_config as config;
+pub use ferrolb_store as store;
+
+pub mod cli;
+pub mod policy;

@@ -1,0 +1,1 @@
+//! Crash-safe persistent state (being written).
