@@ -24,9 +24,12 @@ fn run() -> Result<(), String> {
     let plugins = root.join("plugins");
     let wit = root.join("wit");
     println!("cargo:rerun-if-changed={}", wit.display());
-    for entry in ["Cargo.toml", "Cargo.lock", ".cargo", "guest", "allocator", "advertise", "egress", "merge", "hostile"]
-    {
-        println!("cargo:rerun-if-changed={}", plugins.join(entry).display());
+    // Everything in plugins/ but a stray `target` (the nested build uses its own target dir).
+    let entries = std::fs::read_dir(&plugins).map_err(|e| format!("cannot read {}: {e}", plugins.display()))?;
+    for entry in entries.flatten() {
+        if entry.file_name() != "target" {
+            println!("cargo:rerun-if-changed={}", entry.path().display());
+        }
     }
     println!("cargo:rerun-if-env-changed=FERROLB_SKIP_PLUGIN_BUILD");
 

@@ -2,5 +2,116 @@
 //! against any component of a policy world through the host runtime, so a plugin author — in
 //! Rust, Python or JavaScript — can prove a plugin behaves before it is trusted on a router.
 //!
-//! The case format and the runner arrive with the allocator issue; this crate holds the place in
-//! the workspace so that the layout is stable.
+//! The case format is documented in `conformance/README.md`. The kit plays the host: it loads the
+//! manifests with ferrolb's configuration loader, converts them to the WIT records, keeps the
+//! allocations a plugin granted (as ferrolb's store does), and checks every answer.
+
+pub mod advertise;
+pub mod allocator;
+pub mod manifests;
+pub mod report;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use ferrolb::policy::{Plugin, Runtime, World};
+
+/// Errors of the kit itself (not case failures).
+#[derive(Debug, thiserror::Error)]
+pub enum KitError {
+    /// A case file could not be read.
+    #[error("cannot read {path}: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// A case file is not a valid case.
+    #[error("{path}: not a valid case: {message}")]
+    Case {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        message: String,
+    },
+    /// The world has no case format yet.
+    #[error("the conformance kit has no cases for world {0} yet")]
+    World(World),
+}
+
+/// How the kit judges.
+#[derive(Clone, Debug, Default)]
+pub struct Options {
+    /// Also compare refusal texts (`expect: {error: "..."}`), not only that the plugin refused.
+    pub check_messages: bool,
+}
+
+/// The result of one case.
+#[derive(Clone, Debug)]
+pub struct CaseResult {
+    /// The case file name (without `.yaml`).
+    pub name: String,
+    /// Its description.
+    pub description: String,
+    /// `None` when it passed; else what went wrong, naming the step.
+    pub failure: Option<String>,
+    /// How long it took.
+    pub duration: Duration,
+}
+
+impl CaseResult {
+    /// Whether the case passed.
+    pub fn passed(&self) -> bool {
+        self.failure.is_none()
+    }
+}
+
+/// The case files of a world in `dir` (`dir/<world>/*.yaml`), sorted by name.
+pub fn case_files(dir: &Path, world: World) -> Result<Vec<PathBuf>, KitError> {
+    let wdir = dir.join(world.name());
+    let rd = std::fs::read_dir(&wdir).map_err(|source| KitError::Read { path: wdir.clone(), source })?;
+    let mut files: Vec<PathBuf> =
+        rd.flatten().map(|e| e.path()).filter(|p| p.extension().is_some_and(|x| x == "yaml" || x == "yml")).collect();
+    files.sort();
+    Ok(files)
+}
+
+/// The directory of the cases shipped with the kit.
+pub fn default_cases_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("cases")
+}
+
+/// Run every case file against `plugin` (of `world`).
+pub fn run_cases(
+    runtime: &Arc<Runtime>,
+    plugin: &Arc<Plugin>,
+    world: World,
+    files: &[PathBuf],
+    opts: &Options,
+) -> Result<Vec<CaseResult>, KitError> {
+    let mut results = Vec::with_capacity(files.len());
+    for path in files {
+        let name = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+        let text = std::fs::read_to_string(path).map_err(|source| KitError::Read { path: path.clone(), source })?;
+        let started = Instant::now();
+        let (description, failure) = match world {
+            World::Allocator => {
+                let case: allocator::Case = serde_norway::from_str(&text)
+                    .map_err(|e| KitError::Case { path: path.clone(), message: e.to_string() })?;
+                let failure = allocator::run(runtime, plugin, &case, opts).err();
+                (case.description.clone(), failure)
+            }
+            World::Advertise => {
+                let case: advertise::Case = serde_norway::from_str(&text)
+                    .map_err(|e| KitError::Case { path: path.clone(), message: e.to_string() })?;
+                let failure = advertise::run(runtime, plugin, &case, opts).err();
+                (case.description.clone(), failure)
+            }
+            other => return Err(KitError::World(other)),
+        };
+        results.push(CaseResult { name, description, failure, duration: started.elapsed() });
+    }
+    Ok(results)
+}

@@ -4,10 +4,12 @@
 //! - [`config`]: manifests → validated model (crate `ferrolb-config`).
 //! - [`store`]: crash-safe persistent state (crate `ferrolb-store`).
 //! - [`policy`]: the wasmtime runtime that hosts the policy plugins, and the registry that swaps them.
+//! - [`controller`]: model + policies → decisions (`ferrolb plan`).
 //! - [`cli`]: the `ferrolb` command line.
 
 pub use ferrolb_config as config;
 pub use ferrolb_store as store;
 
 pub mod cli;
+pub mod controller;
 pub mod policy;

@@ -91,11 +91,12 @@ fn default_plugins_load_and_import_nothing() {
 }
 
 #[test]
-fn unwritten_policies_say_not_implemented() {
+fn a_policy_error_is_a_refusal_not_a_failure_of_the_host() {
     let rt = runtime();
-    let p = rt.load(World::Allocator, &PluginSource::Builtin(World::Allocator)).expect("load");
+    let p = rt.load(World::Allocator, &corpus("hostile_chaos")).expect("load");
     let mut inst = AllocatorInstance::new(&rt, &p).expect("instantiate");
-    let e = inst.open(&config("a"), &[]).expect_err("stub must refuse");
+    let e = inst.open(&config("refuse"), &[]).expect_err("chaos refuses");
+    assert!(!inst.is_poisoned(), "a refusal is an answer: the instance stays usable");
     assert!(matches!(&e.cause, Cause::Refused(m) if m.contains("not implemented")), "{e}");
 }
 

@@ -1,6 +1,7 @@
 //! The `ferrolb` command line (clap). `anyhow` lives here and in `main.rs` only.
 
 pub mod check;
+mod plan;
 mod plugin;
 
 use std::process::ExitCode;
@@ -24,6 +25,8 @@ pub struct Cli {
 pub enum Command {
     /// Validate manifests: every error and warning at once; exit 1 on errors.
     Check(check::CheckArgs),
+    /// Run the controller once with the active plugins and print every decision.
+    Plan(plan::PlanArgs),
     /// Inspect, list and load policy plugins.
     #[command(subcommand)]
     Plugin(plugin::PluginCommand),
@@ -35,6 +38,7 @@ pub fn main() -> ExitCode {
     init_logging(&cli.log);
     let result = match &cli.command {
         Command::Check(args) => check::run(args),
+        Command::Plan(args) => plan::run(args),
         Command::Plugin(cmd) => plugin::run(cmd),
     };
     match result {
@@ -50,4 +54,14 @@ fn init_logging(filter: &str) {
     let filter =
         tracing_subscriber::EnvFilter::try_new(filter).unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
     let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
+}
+
+/// Write command output to stdout; a closed pipe (`ferrolb plan ... | head`) is not an error.
+pub(crate) fn emit(text: &str) -> anyhow::Result<()> {
+    use std::io::Write as _;
+    let mut out = std::io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(e.into()),
+        _ => Ok(()),
+    }
 }

@@ -42,17 +42,20 @@ fn inspect(plugin: &str, output: Output) -> anyhow::Result<ExitCode> {
     let runtime = Arc::new(Runtime::new(RuntimeConfig::default()).context("starting the plugin runtime")?);
     let i = runtime.inspect(&source);
     match output {
-        Output::Json => println!("{}", serde_json::to_string_pretty(&i)?),
+        Output::Json => super::emit(&format!("{}\n", serde_json::to_string_pretty(&i)?))?,
         Output::Human => {
+            use std::fmt::Write as _;
+            let mut o = String::new();
             let opt = |o: &Option<String>| o.clone().unwrap_or_else(|| "-".into());
-            println!("plugin:    {}", source.describe());
-            println!("world:     {}", i.world.map(|w| w.to_string()).unwrap_or_else(|| "-".into()));
-            println!("name:      {}", opt(&i.name));
-            println!("version:   {}", opt(&i.version));
-            println!("contract:  {}", opt(&i.contract));
-            println!("bytes:     {}", i.bytes);
-            println!("sha256:    {}", if i.sha256.is_empty() { "-" } else { &i.sha256 });
-            println!(
+            let _ = writeln!(o, "plugin:    {}", source.describe());
+            let _ = writeln!(o, "world:     {}", i.world.map(|w| w.to_string()).unwrap_or_else(|| "-".into()));
+            let _ = writeln!(o, "name:      {}", opt(&i.name));
+            let _ = writeln!(o, "version:   {}", opt(&i.version));
+            let _ = writeln!(o, "contract:  {}", opt(&i.contract));
+            let _ = writeln!(o, "bytes:     {}", i.bytes);
+            let _ = writeln!(o, "sha256:    {}", if i.sha256.is_empty() { "-" } else { &i.sha256 });
+            let _ = writeln!(
+                o,
                 "profile:   {}",
                 match i.profile {
                     Some(ImportProfile::Pure) => "pure (imports nothing)",
@@ -60,17 +63,20 @@ fn inspect(plugin: &str, output: Output) -> anyhow::Result<ExitCode> {
                     None => "-",
                 }
             );
-            println!(
+            let _ = writeln!(
+                o,
                 "imports:   {}",
                 if i.imports.is_empty() { "(none)".to_string() } else { i.imports.join("\n           ") }
             );
-            println!(
+            let _ = writeln!(
+                o,
                 "exports:   {}",
                 if i.exports.is_empty() { "(none)".to_string() } else { i.exports.join("\n           ") }
             );
             for p in &i.problems {
-                println!("problem:   {p}");
+                let _ = writeln!(o, "problem:   {p}");
             }
+            super::emit(&o)?;
         }
     }
     Ok(if i.problems.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(1) })

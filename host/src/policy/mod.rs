@@ -12,6 +12,7 @@ mod bindings;
 pub mod builtin;
 mod cache;
 pub mod convert;
+pub mod input;
 mod error;
 mod instance;
 mod load;

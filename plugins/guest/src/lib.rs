@@ -6,8 +6,10 @@
 //! linear memory), a panic handler that traps, and `cabi_realloc`, the allocation entry point the
 //! canonical ABI calls to pass lists and strings into the guest.
 //!
-//! This is the only crate of the plugin workspace where `unsafe` is allowed: `cabi_realloc` has
-//! to be an `extern "C"` export with raw pointers, and `GlobalAlloc` is an unsafe trait.
+//! It also provides `memcmp`/`bcmp`, which libc would otherwise supply.
+//!
+//! This is the only crate of the plugin workspace where `unsafe` is allowed: `cabi_realloc` and
+//! `memcmp` have to be `extern "C"` exports with raw pointers, and `GlobalAlloc` is an unsafe trait.
 #![no_std]
 
 extern crate alloc;
@@ -55,3 +57,33 @@ pub unsafe extern "C" fn cabi_realloc(old_ptr: *mut u8, old_len: usize, align: u
 
 /// The contract version every ferrolb plugin built from this tree implements.
 pub const CONTRACT_VERSION: &str = "0.1.0";
+
+/// `memcmp` for the guest: without libc, a `no_std` component that compares byte slices (string
+/// ordering, `[u8]` equality) would otherwise import `env::memcmp`, which no host provides.
+/// A plain byte loop: LLVM does not turn it back into a `memcmp` call.
+///
+/// # Safety
+/// `a` and `b` must be valid for reads of `n` bytes (the compiler's contract for `memcmp`).
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn memcmp(a: *const u8, b: *const u8, n: usize) -> i32 {
+    let mut i = 0;
+    while i < n {
+        // SAFETY: i < n, and both pointers are valid for n bytes.
+        let (x, y) = unsafe { (*a.add(i), *b.add(i)) };
+        if x != y {
+            return i32::from(x) - i32::from(y);
+        }
+        i += 1;
+    }
+    0
+}
+
+/// `bcmp` (equality-only `memcmp`), which LLVM emits for slice equality.
+///
+/// # Safety
+/// As [`memcmp`].
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn bcmp(a: *const u8, b: *const u8, n: usize) -> i32 {
+    // SAFETY: same contract.
+    unsafe { memcmp(a, b, n) }
+}

@@ -75,6 +75,9 @@ impl GuestPoolState for State {
         _existing: Vec<Allocation>,
     ) -> Result<(PoolState, ReconfigureOutcome), PolicyError> {
         let mode = config.pools.first().map(|p| p.name.clone()).unwrap_or_default();
+        if mode == "refuse" {
+            return Err(PolicyError::NotImplemented("the chaos plugin refuses on purpose".to_string()));
+        }
         misbehave(&mode);
         let state = State { mode, config: RefCell::new(config) };
         Ok((PoolState::new(state), ReconfigureOutcome { rehomed: Vec::new(), released: Vec::new() }))

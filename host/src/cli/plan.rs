@@ -1,0 +1,106 @@
+//! `ferrolb plan`: run the controller once with the active plugins and print every decision.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::Context;
+use clap::ValueEnum;
+
+use crate::config::{Source, load};
+use crate::controller;
+use crate::policy::{PluginSource, Registry, Runtime, RuntimeConfig, World};
+
+/// Output format of `plan`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum PlanOutput {
+    /// The JSON contract (for programs and tests).
+    Json,
+    /// The same document as YAML.
+    Yaml,
+    /// For people.
+    Table,
+}
+
+/// Arguments of `ferrolb plan`.
+#[derive(clap::Args, Debug)]
+pub struct PlanArgs {
+    /// Manifest files or directories ("-" for stdin); repeatable.
+    #[arg(short = 'f', long = "filename", required = true)]
+    pub files: Vec<PathBuf>,
+    /// The node to plan for.
+    #[arg(long)]
+    pub node: String,
+    /// State directory: the allocations held there are honoured (plan only reads it).
+    #[arg(long)]
+    pub state: Option<PathBuf>,
+    /// Use this component instead of a default plugin: `WORLD=PATH` (repeatable).
+    #[arg(long = "plugin", value_name = "WORLD=PATH")]
+    pub plugins: Vec<String>,
+    /// Output format.
+    #[arg(short = 'o', long, value_enum, default_value = "table")]
+    pub output: PlanOutput,
+}
+
+/// Run `ferrolb plan`.
+pub fn run(args: &PlanArgs) -> anyhow::Result<ExitCode> {
+    let sources: Vec<Source> = args.files.iter().map(|p| Source::from_arg(p)).collect();
+    let loaded = load(&sources);
+    for d in &loaded.diagnostics {
+        eprintln!("{d}");
+    }
+    let Some(model) = loaded.model else {
+        eprintln!("error: the configuration has errors; nothing planned (see `ferrolb check`)");
+        return Ok(ExitCode::from(1));
+    };
+    let held = match &args.state {
+        Some(dir) => crate::store::Store::open(dir)
+            .and_then(|s| s.allocations())
+            .with_context(|| format!("reading the state in {}", dir.display()))?,
+        None => vec![],
+    };
+    let runtime = Arc::new(Runtime::new(RuntimeConfig::default()).context("starting the plugin runtime")?);
+    let registry = Registry::with_builtins(runtime).context("loading the default plugins")?;
+    for spec in &args.plugins {
+        let (world, path) = spec.split_once('=').with_context(|| format!("--plugin {spec:?}: expected WORLD=PATH"))?;
+        let world = World::parse(world).with_context(|| format!("--plugin {spec:?}: unknown world {world:?}"))?;
+        registry
+            .load_and_install(world, &PluginSource::parse(path).map_err(anyhow::Error::msg)?)
+            .with_context(|| format!("--plugin {spec}"))?;
+    }
+    let plan = controller::plan(&registry, &model, &args.node, &held);
+    match args.output {
+        PlanOutput::Json => super::emit(&format!("{}\n", serde_json::to_string_pretty(&plan)?))?,
+        PlanOutput::Yaml => super::emit(&serde_norway::to_string(&plan)?)?,
+        PlanOutput::Table => super::emit(&table(&plan))?,
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn table(plan: &controller::Plan) -> String {
+    use std::fmt::Write as _;
+    let mut o = String::new();
+    let _ = writeln!(o, "node {}", plan.node);
+    let _ = writeln!(o, "\nallocations:");
+    if plan.allocations.is_empty() {
+        let _ = writeln!(o, "  (none)");
+    }
+    for a in &plan.allocations {
+        let ips: Vec<String> = a.ips.iter().map(|i| i.to_string()).collect();
+        let _ = writeln!(o, "  {:<40} {:<40} pool {}", a.service, ips.join(","), a.pool);
+    }
+    if !plan.allocation_errors.is_empty() {
+        let _ = writeln!(o, "\nallocation errors:");
+        for e in &plan.allocation_errors {
+            let _ = writeln!(o, "  {:<40} {}", e.service, e.reason);
+        }
+    }
+    let _ = writeln!(o, "\npolicies:");
+    for p in &plan.policies {
+        let _ = writeln!(o, "  {:<10} {:<28} {}", p.world.name(), p.plugin, p.status);
+        if !p.message.is_empty() {
+            let _ = writeln!(o, "             {}", p.message);
+        }
+    }
+    o
+}
