@@ -210,8 +210,22 @@ impl Host<'_> {
 
 /// Run one case; `Err` says which step failed and how.
 pub fn run(runtime: &Arc<Runtime>, plugin: &Arc<Plugin>, case: &Case, opts: &Options) -> Result<(), String> {
+    let notes = std::cell::RefCell::new(Vec::new());
+    run_case(runtime, plugin, case, opts, &notes).map_err(|e| crate::with_loader_notes(e, &notes.borrow()))
+}
+
+fn run_case(
+    runtime: &Arc<Runtime>,
+    plugin: &Arc<Plugin>,
+    case: &Case,
+    opts: &Options,
+    notes: &std::cell::RefCell<Vec<String>>,
+) -> Result<(), String> {
     let manifests = Manifests::parse(&case.manifests)?;
-    let model = manifests.load()?;
+    let model = manifests.load().map(|(m, e)| {
+        notes.borrow_mut().extend(e);
+        m
+    })?;
     let allocations: BTreeMap<String, Allocation> = case
         .allocations
         .iter()
@@ -290,7 +304,14 @@ pub fn run(runtime: &Arc<Runtime>, plugin: &Arc<Plugin>, case: &Case, opts: &Opt
             if let Some(keys) = &step.delete {
                 host.manifests.delete(keys).map_err(fail)?;
             }
-            host.model = host.manifests.load().map_err(fail)?;
+            host.model = host
+                .manifests
+                .load()
+                .map(|(m, e)| {
+                    notes.borrow_mut().extend(e);
+                    m
+                })
+                .map_err(fail)?;
             if let Err(errors) = host.open().map_err(fail)? {
                 let list: Vec<String> = errors.iter().map(|e| format!("{}: {}", e.field, e.reason)).collect();
                 return Err(fail(format!("reopen: the configuration was refused: {}", list.join("; "))));

@@ -160,8 +160,11 @@ impl Host<'_> {
     }
 
     /// After `apply`/`delete`: reload, and reconfigure when pools or namespaces changed.
-    fn reload(&mut self) -> Result<Option<alloc::ReconfigureOutcome>, String> {
-        let model = self.manifests.load()?;
+    fn reload(&mut self, notes: &std::cell::RefCell<Vec<String>>) -> Result<Option<alloc::ReconfigureOutcome>, String> {
+        let model = self.manifests.load().map(|(m, e)| {
+            notes.borrow_mut().extend(e);
+            m
+        })?;
         let config = input::allocator_config(&model);
         if config == self.config {
             return Ok(None);
@@ -195,8 +198,22 @@ fn check_outcome(what: &str, outcome: &alloc::ReconfigureOutcome, expect: &Expec
 
 /// Run one case; `Err` says which step failed and how.
 pub fn run(runtime: &Arc<Runtime>, plugin: &Arc<Plugin>, case: &Case, opts: &Options) -> Result<(), String> {
+    let notes = std::cell::RefCell::new(Vec::new());
+    run_case(runtime, plugin, case, opts, &notes).map_err(|e| crate::with_loader_notes(e, &notes.borrow()))
+}
+
+fn run_case(
+    runtime: &Arc<Runtime>,
+    plugin: &Arc<Plugin>,
+    case: &Case,
+    opts: &Options,
+    notes: &std::cell::RefCell<Vec<String>>,
+) -> Result<(), String> {
     let manifests = Manifests::parse(&case.manifests)?;
-    let model = manifests.load()?;
+    let model = manifests.load().map(|(m, e)| {
+        notes.borrow_mut().extend(e);
+        m
+    })?;
     let config = input::allocator_config(&model);
     let held: BTreeMap<String, HostAllocation> = case
         .existing
@@ -229,7 +246,14 @@ pub fn run(runtime: &Arc<Runtime>, plugin: &Arc<Plugin>, case: &Case, opts: &Opt
             ));
         }
         if let Some(name) = &step.assign {
-            let model = host.manifests.load().map_err(fail)?;
+            let model = host
+                .manifests
+                .load()
+                .map(|(m, e)| {
+                    notes.borrow_mut().extend(e);
+                    m
+                })
+                .map_err(fail)?;
             let svc = model.service(&split(name)).ok_or_else(|| fail(format!("no Service {name} in the manifests")))?;
             let answer = host.instance.assign(&input::allocator_service(svc)).map_err(|e| fail(e.to_string()))?;
             match answer {
@@ -265,14 +289,13 @@ pub fn run(runtime: &Arc<Runtime>, plugin: &Arc<Plugin>, case: &Case, opts: &Opt
                     // A refused service holds nothing (as MetalLB clears a service it cannot serve).
                     host.held.remove(name);
                     match step.expect.as_ref().and_then(|e| e.error.as_ref()) {
-                        Some(text) => {
-                            if opts.check_messages && !refusal.reason.contains(text.as_str()) {
-                                return Err(fail(format!(
-                                    "assign {name}: refused with {:?}, expected the reason to contain {text:?}",
-                                    refusal.reason
-                                )));
-                            }
+                        Some(text) if opts.check_messages && !refusal.reason.contains(text.as_str()) => {
+                            return Err(fail(format!(
+                                "assign {name}: refused with {:?}, expected the reason to contain {text:?}",
+                                refusal.reason
+                            )));
                         }
+                        Some(_) => {}
                         None if step.expect.is_some() => {
                             return Err(fail(format!("assign {name}: refused: {}", refusal.reason)));
                         }
@@ -291,7 +314,7 @@ pub fn run(runtime: &Arc<Runtime>, plugin: &Arc<Plugin>, case: &Case, opts: &Opt
             if let Some(keys) = &step.delete {
                 host.manifests.delete(keys).map_err(fail)?;
             }
-            let outcome = host.reload().map_err(fail)?;
+            let outcome = host.reload(notes).map_err(fail)?;
             if let Some(expect) = &step.expect {
                 let empty = alloc::ReconfigureOutcome { rehomed: vec![], released: vec![] };
                 check_outcome("reconfigure", outcome.as_ref().unwrap_or(&empty), expect).map_err(fail)?;
@@ -300,7 +323,14 @@ pub fn run(runtime: &Arc<Runtime>, plugin: &Arc<Plugin>, case: &Case, opts: &Opt
             if r.from_status {
                 host.held.clear();
             }
-            let model = host.manifests.load().map_err(fail)?;
+            let model = host
+                .manifests
+                .load()
+                .map(|(m, e)| {
+                    notes.borrow_mut().extend(e);
+                    m
+                })
+                .map_err(fail)?;
             host.config = input::allocator_config(&model);
             let outcome = host.open().map_err(|e| fail(format!("restart: {e}")))?;
             if let Some(expect) = &step.expect {

@@ -9,6 +9,7 @@
 pub mod advertise;
 pub mod allocator;
 pub mod manifests;
+pub mod merge;
 pub mod report;
 
 use std::path::{Path, PathBuf};
@@ -78,6 +79,21 @@ pub fn case_files(dir: &Path, world: World) -> Result<Vec<PathBuf>, KitError> {
     Ok(files)
 }
 
+/// A failure message, with the loader's errors when the case ran on the unchecked model.
+pub(crate) fn with_loader_notes(failure: String, notes: &[String]) -> String {
+    if notes.is_empty() {
+        return failure;
+    }
+    let mut unique: Vec<&String> = notes.iter().collect();
+    unique.sort();
+    unique.dedup();
+    let list: Vec<&str> = unique.iter().map(|s| s.as_str()).collect();
+    format!(
+        "{failure}\n      (ferrolb's validator refuses these manifests, so the plugin got them unchecked: {})",
+        list.join("; ")
+    )
+}
+
 /// The directory of the cases shipped with the kit.
 pub fn default_cases_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("cases")
@@ -107,6 +123,12 @@ pub fn run_cases(
                 let case: advertise::Case = serde_norway::from_str(&text)
                     .map_err(|e| KitError::Case { path: path.clone(), message: e.to_string() })?;
                 let failure = advertise::run(runtime, plugin, &case, opts).err();
+                (case.description.clone(), failure)
+            }
+            World::Merge => {
+                let case: merge::Case = serde_norway::from_str(&text)
+                    .map_err(|e| KitError::Case { path: path.clone(), message: e.to_string() })?;
+                let failure = merge::run(runtime, plugin, &case, opts).err();
                 (case.description.clone(), failure)
             }
             other => return Err(KitError::World(other)),

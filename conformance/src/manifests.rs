@@ -69,7 +69,11 @@ impl Manifests {
     }
 
     /// Load the objects with ferrolb's configuration loader.
-    pub fn load(&self) -> Result<Model, String> {
+    ///
+    /// Manifests the validator refuses still give a model (the loader's `unchecked` one), so that
+    /// cases can show a plugin input the host would never send: a plugin must refuse bad input by
+    /// itself. The loader's errors come back beside it, for failure messages.
+    pub fn load(&self) -> Result<(Model, Vec<String>), String> {
         let mut text = String::new();
         for (_, doc) in &self.docs {
             let yaml = serde_norway::to_string(doc).map_err(|e| e.to_string())?;
@@ -77,13 +81,11 @@ impl Manifests {
             text.push_str(&yaml);
         }
         let result = ferrolb_config::load(&[Source::Text { name: "case".into(), text }]);
-        match result.model {
-            Some(m) => Ok(m),
-            None => {
-                let errors: Vec<String> =
-                    result.diagnostics.iter().filter(|d| d.is_error()).map(|d| d.to_string()).collect();
-                Err(format!("the manifests do not load: {}", errors.join("; ")))
-            }
+        let errors: Vec<String> = result.diagnostics.iter().filter(|d| d.is_error()).map(|d| d.to_string()).collect();
+        match (result.model, result.unchecked) {
+            (Some(m), _) => Ok((m, errors)),
+            (None, Some(m)) => Ok((m, errors)),
+            (None, None) => Err(format!("the manifests do not load: {}", errors.join("; "))),
         }
     }
 }

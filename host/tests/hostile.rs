@@ -107,8 +107,9 @@ fn infinite_loop_is_stopped_within_twice_its_deadline() {
     let deadline = p.limits.deadline;
     for _ in 0..3 {
         let mut inst = AllocatorInstance::new(&rt, &p).expect("instantiate");
+        inst.open(&config("late-loop"), &[]).expect("open behaves");
         let t = Instant::now();
-        let e = inst.open(&config("loop"), &[]).expect_err("must be interrupted");
+        let e = inst.assign(&service("s")).expect_err("must be interrupted");
         let took = t.elapsed();
         assert_eq!(e.cause, Cause::Deadline { deadline_ms: 50 }, "{e}");
         assert!(took < deadline * 2, "stopped after {took:?}, deadline {deadline:?}");
@@ -118,6 +119,18 @@ fn infinite_loop_is_stopped_within_twice_its_deadline() {
         let again = inst.assign(&service("s")).expect_err("poisoned");
         assert!(matches!(again.cause, Cause::Trap(m) if m.contains("discarded")));
     }
+}
+
+#[test]
+fn a_looping_whole_configuration_call_is_stopped_by_the_bulk_deadline() {
+    let rt = runtime();
+    let limits = Limits { bulk_deadline: Duration::from_millis(200), ..Limits::default() };
+    let p = rt.load_with(World::Allocator, &corpus("hostile_chaos"), limits).expect("load");
+    let mut inst = AllocatorInstance::new(&rt, &p).expect("instantiate");
+    let t = Instant::now();
+    let e = inst.open(&config("loop"), &[]).expect_err("must be interrupted");
+    assert_eq!(e.cause, Cause::Deadline { deadline_ms: 200 }, "{e}");
+    assert!(t.elapsed() < Duration::from_millis(400), "stopped after {:?}", t.elapsed());
 }
 
 #[test]
@@ -183,8 +196,8 @@ fn garbage_answers_are_refused_and_the_last_good_decision_stays() {
     for (mode, expect) in [
         ("outside", "203.0.113.250, which is not in pool outside"),
         ("wrong-service", "asked about default/web, answered for elsewhere/someone-else"),
-        ("loop", "exceeded its deadline"),
-        ("panic", "trapped"),
+        ("late-loop", "exceeded its deadline of 50 ms"),
+        ("late-panic", "trapped"),
     ] {
         let d = decide(mode);
         let err = d.error.expect("the call failed");
@@ -327,12 +340,12 @@ fn swap_and_rollback() {
 #[test]
 fn custom_limits_apply() {
     let rt = runtime();
-    let limits = Limits { deadline: Duration::from_secs(5), memory_bytes: 8 << 20, fuel: None };
+    let limits = Limits { deadline: Duration::from_secs(5), memory_bytes: 8 << 20, ..Limits::default() };
     let p = rt.load_with(World::Allocator, &corpus("hostile_chaos"), limits).expect("load");
     let mut inst = AllocatorInstance::new(&rt, &p).expect("instantiate");
     let e = inst.open(&config("alloc"), &[]).expect_err("memory");
     assert_eq!(e.cause, Cause::Memory { limit_bytes: 8 << 20 });
-    let limits = Limits { deadline: Duration::from_millis(5), ..limits };
+    let limits = Limits { deadline: Duration::from_millis(5), bulk_deadline: Duration::from_millis(5), ..limits };
     let p = rt.load_with(World::Allocator, &corpus("hostile_chaos"), limits).expect("load");
     let mut inst = AllocatorInstance::new(&rt, &p).expect("instantiate");
     let e = inst.open(&config("loop"), &[]).expect_err("deadline");
@@ -343,7 +356,12 @@ fn custom_limits_apply() {
 fn fuel_bounds_a_call_deterministically() {
     let rt =
         Arc::new(Runtime::new(RuntimeConfig { fuel_metering: true, ..RuntimeConfig::default() }).expect("runtime"));
-    let limits = Limits { fuel: Some(1_000_000), deadline: Duration::from_secs(5), ..Limits::default() };
+    let limits = Limits {
+        fuel: Some(1_000_000),
+        deadline: Duration::from_secs(5),
+        bulk_deadline: Duration::from_secs(5),
+        ..Limits::default()
+    };
     let p = rt.load_with(World::Allocator, &corpus("hostile_chaos"), limits).expect("load");
     let mut inst = AllocatorInstance::new(&rt, &p).expect("instantiate");
     let e = inst.open(&config("loop"), &[]).expect_err("fuel");

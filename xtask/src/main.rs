@@ -2,8 +2,9 @@
 //!
 //! - `cargo xtask test`  — the one test command (CI runs exactly this): installs what it needs
 //!   (the wasm32-wasip2 target; Debian packages for the lab tests when run as root), builds the
-//!   plugins and the hostile corpus, checks formatting and clippy on both workspaces, runs every
-//!   test, and prints a summary ending in `summary: N passed, N failed`.
+//!   plugins and the hostile corpus, checks formatting and clippy on both workspaces (the plugin
+//!   `*-core` crates natively too), runs every test (the core crates' natively), and prints a
+//!   summary ending in `summary: N passed, N failed`.
 //! - `cargo xtask bench` — every benchmark (`cargo bench`), figures for BENCHMARKS.md.
 //! - `cargo xtask plugins` — build the plugin workspace only.
 
@@ -104,6 +105,37 @@ fn ensure_debian_packages() -> Result<()> {
     )
 }
 
+/// The plugin workspace's `*-core` crates: plain libraries, tested and linted natively.
+fn core_crates() -> Result<Vec<String>> {
+    let mut names = Vec::new();
+    for entry in std::fs::read_dir(root().join("plugins")).context("reading plugins/")? {
+        let entry = entry.context("reading plugins/")?;
+        let dir = entry.file_name().to_string_lossy().into_owned();
+        if dir.ends_with("-core") && entry.path().join("Cargo.toml").is_file() {
+            names.push(format!("ferrolb-{dir}"));
+        }
+    }
+    names.sort();
+    Ok(names)
+}
+
+/// The host's target triple (the plugin workspace defaults to wasm32-wasip2).
+fn host_triple() -> Result<String> {
+    let out = Command::new("rustc").arg("-vV").output().context("running rustc -vV")?;
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .find_map(|l| l.strip_prefix("host: ").map(str::to_string))
+        .context("rustc -vV printed no host triple")
+}
+
+fn core_args(cmd: &mut Command) -> Result<()> {
+    cmd.current_dir(root().join("plugins")).arg("--target").arg(host_triple()?);
+    for c in core_crates()? {
+        cmd.args(["-p", &c]);
+    }
+    Ok(())
+}
+
 fn plugin_target_dir() -> PathBuf {
     root().join("target").join("wasm-plugins")
 }
@@ -156,13 +188,31 @@ fn test(extra: &[String]) -> Result<()> {
                 .args(["clippy", "--release", "--workspace", "--target", WASM_TARGET, "--target-dir"])
                 .arg(plugin_target_dir())
                 .args(["--", "-D", "warnings"]),
-        )
+        )?;
+        let mut native = cargo();
+        native.args(["clippy", "--all-targets"]);
+        core_args(&mut native)?;
+        run("clippy plugin core crates (native)", native.args(["--", "-D", "warnings"]))
     });
     let mut counts = (0u64, 0u64, 0u64);
+    ok &= timed("plugin core crates: cargo test (native)", &mut || {
+        let mut cmd = cargo();
+        cmd.arg("test");
+        core_args(&mut cmd)?;
+        let c = run_tests(&mut cmd)?;
+        counts = (counts.0 + c.0, counts.1 + c.1, counts.2 + c.2);
+        if c.1 > 0 {
+            bail!("{} test(s) failed", c.1);
+        }
+        Ok(())
+    });
     ok &= timed("cargo test", &mut || {
-        counts = run_tests(extra)?;
-        if counts.1 > 0 {
-            bail!("{} test(s) failed", counts.1);
+        let mut cmd = cargo();
+        cmd.args(["test", "--workspace", "--no-fail-fast"]).args(extra);
+        let c = run_tests(&mut cmd)?;
+        counts = (counts.0 + c.0, counts.1 + c.1, counts.2 + c.2);
+        if c.1 > 0 {
+            bail!("{} test(s) failed", c.1);
         }
         Ok(())
     });
@@ -179,10 +229,8 @@ fn test(extra: &[String]) -> Result<()> {
     Ok(())
 }
 
-/// Run `cargo test --workspace`, echoing its output and adding up its `test result:` lines.
-fn run_tests(extra: &[String]) -> Result<(u64, u64, u64)> {
-    let mut cmd = cargo();
-    cmd.args(["test", "--workspace", "--no-fail-fast"]).args(extra);
+/// Run a `cargo test`, echoing its output and adding up its `test result:` lines.
+fn run_tests(cmd: &mut Command) -> Result<(u64, u64, u64)> {
     eprintln!("xtask: tests: {cmd:?}");
     let mut child = cmd.stdout(Stdio::piped()).spawn().context("starting cargo test")?;
     let stdout = child.stdout.take().context("cargo test has no stdout")?;

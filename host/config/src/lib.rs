@@ -44,6 +44,11 @@ pub enum ConfigError {
 pub struct LoadResult {
     /// The validated configuration, when there is no error (warnings allowed).
     pub model: Option<Model>,
+    /// When there are errors: the model built anyway (fields that failed to parse hold their zero
+    /// values; references may dangle). Never act on it: it exists for tools that must show a
+    /// policy the input the validator refuses, such as the conformance kit proving that a plugin
+    /// refuses it too.
+    pub unchecked: Option<Model>,
     /// Every error and warning, by file and line.
     pub diagnostics: Vec<Diagnostic>,
     /// Objects of kinds ferrolb does not read (listed and skipped).
@@ -97,7 +102,8 @@ pub fn load(sources: &[Source]) -> LoadResult {
     let has_errors = diagnostics.iter().any(Diagnostic::is_error);
     let load::Input { objects: raw, skipped, .. } = input;
     drop_in_parallel(raw);
-    LoadResult { model: (!has_errors).then_some(model), diagnostics, skipped, objects }
+    let (model, unchecked) = if has_errors { (None, Some(model)) } else { (Some(model), None) };
+    LoadResult { model, unchecked, diagnostics, skipped, objects }
 }
 
 /// Free the raw objects of a large input on two threads (a measurable part of a large load).

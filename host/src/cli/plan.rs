@@ -95,6 +95,39 @@ fn table(plan: &controller::Plan) -> String {
             let _ = writeln!(o, "  {:<40} {}", e.service, e.reason);
         }
     }
+    let _ = writeln!(o, "\nbgp routes from this node:");
+    if plan.bgp.is_empty() {
+        let _ = writeln!(o, "  (none)");
+    }
+    for r in &plan.bgp {
+        let vrf = if r.vrf.is_empty() { String::new() } else { format!(" vrf {}", r.vrf) };
+        let lp = r.local_pref.map(|l| format!(" localPref {l}")).unwrap_or_default();
+        let mut c = r.communities.clone();
+        c.extend(r.large_communities.iter().map(|l| format!("large:{l}")));
+        let c = if c.is_empty() { String::new() } else { format!(" communities {}", c.join(",")) };
+        let _ = writeln!(o, "  {:<20} -> {}{vrf}{lp}{c}", r.prefix.to_string(), r.peer);
+    }
+    let _ = writeln!(o, "\nlayer 2 from this node:");
+    if plan.l2.is_empty() {
+        let _ = writeln!(o, "  (none)");
+    }
+    for l in &plan.l2 {
+        let ifs = if l.interfaces.is_empty() { "all interfaces".to_string() } else { l.interfaces.join(",") };
+        let _ = writeln!(o, "  {:<20} {:<30} on {ifs}", l.ip.to_string(), l.service);
+    }
+    if !plan.advertise_errors.is_empty() {
+        let _ = writeln!(o, "\nnot announced:");
+        for e in &plan.advertise_errors {
+            let _ = writeln!(o, "  {:<40} {}", e.service, e.reason);
+        }
+    }
+    if !plan.merge_errors.is_empty() {
+        let _ = writeln!(o, "\nmerge conflicts (the last valid router configuration stays):");
+        for e in &plan.merge_errors {
+            let _ = writeln!(o, "  {e}");
+        }
+    }
+    let _ = writeln!(o, "\nrouter configuration: {}", serde_json::to_string(&plan.router).unwrap_or_default());
     let _ = writeln!(o, "\npolicies:");
     for p in &plan.policies {
         let _ = writeln!(o, "  {:<10} {:<28} {}", p.world.name(), p.plugin, p.status);

@@ -16,6 +16,8 @@ use serde::Serialize;
 use crate::policy::input;
 use crate::policy::{AllocatorInstance, Plugin, PluginError, Registry, World};
 
+pub mod merge;
+
 /// Every decision for one node: the JSON contract of `ferrolb plan` (extend it, never rename).
 #[derive(Debug, Clone, Serialize, PartialEq)]
 #[serde(rename_all = "camelCase")]
@@ -205,7 +207,10 @@ pub fn plan(registry: &Registry, model: &Model, node: &str, held: &[Allocation])
     let mut policies = vec![allocator_status];
     let (adv, advertise_status) = advertise(registry, model, node, &allocations.granted);
     policies.push(advertise_status);
-    for world in [World::Merge, World::Egress] {
+    let (router, merge_errors, merge_status) = merge::merge(registry, model, node, &adv.bgp);
+    policies.push(merge_status);
+    {
+        let world = World::Egress;
         policies.push(PolicyStatus {
             world,
             plugin: registry.active(world).map(|p| p.label()).unwrap_or_default(),
@@ -220,8 +225,8 @@ pub fn plan(registry: &Registry, model: &Model, node: &str, held: &[Allocation])
         bgp: adv.bgp,
         l2: adv.l2,
         advertise_errors: adv.errors,
-        router: serde_json::Value::Object(Default::default()),
-        merge_errors: vec![],
+        router,
+        merge_errors,
         egress: vec![],
         policies,
     }
@@ -274,7 +279,16 @@ fn advertise(registry: &Registry, model: &Model, node: &str, granted: &[Allocati
         for a in granted {
             let (ns, name) = a.service.split_once('/').unwrap_or(("", a.service.as_str()));
             let Some(svc) = model.service(&ObjectRef::new(ns, name)) else { continue };
-            let ann = inst.announce(&input::advertise_service(svc, a))?;
+            let ann = match inst.announce(&input::advertise_service(svc, a)) {
+                Ok(ann) => ann,
+                // A trapped instance cannot answer for the other services: the section fails.
+                Err(e) if inst.is_poisoned() => return Err(e),
+                // Otherwise only this service goes without announcements.
+                Err(e) => {
+                    out.errors.push(AllocationError { service: a.service.clone(), reason: e.to_string() });
+                    continue;
+                }
+            };
             for r in &ann.bgp {
                 // Checked by the instance: well formed.
                 let prefix = prefix_from_wit(&r.prefix).map_err(|m| PluginError {

@@ -41,7 +41,17 @@ pub(crate) struct Session {
     world: super::World,
     limits: super::Limits,
     ticks: u64,
+    bulk_ticks: u64,
     poisoned: bool,
+}
+
+/// Which deadline a call runs under.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Call {
+    /// A per-object call: `Limits::deadline`.
+    Small,
+    /// A whole-configuration call: `Limits::bulk_deadline`.
+    Bulk,
 }
 
 impl Session {
@@ -49,6 +59,7 @@ impl Session {
     pub(crate) fn new(runtime: &Runtime, plugin: &Plugin) -> Result<Session, PluginError> {
         let mut store = new_store(runtime, &plugin.limits, plugin.profile);
         let ticks = runtime.deadline_ticks(plugin.limits.deadline);
+        let bulk_ticks = runtime.deadline_ticks(plugin.limits.bulk_deadline.max(plugin.limits.deadline));
         store.set_epoch_deadline(ticks);
         if let Some(fuel) = plugin.limits.fuel {
             // Only fails when fuel metering is off in the engine: then the limit cannot apply.
@@ -63,7 +74,7 @@ impl Session {
         let bound = match inst {
             Ok(b) => b,
             Err(e) => {
-                let cause = classify(&e, &store, &plugin.limits);
+                let cause = classify(&e, &store, &plugin.limits, Call::Small);
                 let cause = if matches!(cause, Cause::Trap(_)) { Cause::Instantiate(format!("{e:#}")) } else { cause };
                 return Err(plugin.error(cause));
             }
@@ -75,6 +86,7 @@ impl Session {
             world: plugin.world,
             limits: plugin.limits,
             ticks,
+            bulk_ticks,
             poisoned: false,
         })
     }
@@ -96,10 +108,11 @@ impl Session {
     /// Run one call under the plugin's limits and classify any failure.
     fn run<R>(
         &mut self,
+        call: Call,
         f: impl FnOnce(&mut Store<HostState>, &Bound) -> wasmtime::Result<R>,
     ) -> Result<R, PluginError> {
         self.alive()?;
-        self.store.set_epoch_deadline(self.ticks);
+        self.store.set_epoch_deadline(if call == Call::Bulk { self.bulk_ticks } else { self.ticks });
         if let Some(fuel) = self.limits.fuel {
             self.store.set_fuel(fuel).map_err(|e| self.error(Cause::Instantiate(format!("{e:#}"))))?;
         }
@@ -114,7 +127,7 @@ impl Session {
             }
         }
         result.map_err(|e| {
-            let cause = classify(&e, &self.store, &self.limits);
+            let cause = classify(&e, &self.store, &self.limits, call);
             if cause.poisons_instance() {
                 self.poisoned = true;
             }
@@ -130,7 +143,7 @@ impl Session {
 
     /// Call `metadata()`.
     pub(crate) fn metadata(&mut self) -> Result<PluginInfo, PluginError> {
-        self.run(|store, bound| match bound {
+        self.run(Call::Small, |store, bound| match bound {
             Bound::Allocator(b) => b.call_metadata(store).map(PluginInfo::from),
             Bound::Advertise(b) => b.call_metadata(store).map(PluginInfo::from),
             Bound::Merge(b) => b.call_metadata(store).map(PluginInfo::from),
@@ -140,13 +153,14 @@ impl Session {
 }
 
 /// Turn a wasmtime error into a cause a person understands.
-fn classify(e: &wasmtime::Error, store: &Store<HostState>, limits: &super::Limits) -> Cause {
+fn classify(e: &wasmtime::Error, store: &Store<HostState>, limits: &super::Limits, call: Call) -> Cause {
     if store.data().cap.exceeded {
         return Cause::Memory { limit_bytes: store.data().cap.limit };
     }
     match e.downcast_ref::<Trap>() {
         Some(Trap::Interrupt) => {
-            Cause::Deadline { deadline_ms: u64::try_from(limits.deadline.as_millis()).unwrap_or(u64::MAX) }
+            let d = if call == Call::Bulk { limits.bulk_deadline.max(limits.deadline) } else { limits.deadline };
+            Cause::Deadline { deadline_ms: u64::try_from(d.as_millis()).unwrap_or(u64::MAX) }
         }
         Some(Trap::OutOfFuel) => Cause::Fuel { fuel: limits.fuel.unwrap_or(0) },
         Some(Trap::StackOverflow) => Cause::Trap("call stack exhausted (unbounded recursion?)".into()),
@@ -206,7 +220,7 @@ impl AllocatorInstance {
         config: &alloc::AllocatorConfig,
         existing: &[alloc::Allocation],
     ) -> Result<alloc::ReconfigureOutcome, PluginError> {
-        let answer = self.session.run(|store, b| match b {
+        let answer = self.session.run(Call::Bulk, |store, b| match b {
             Bound::Allocator(b) => b.ferrolb_policy_allocator_policy().pool_state().call_open(store, config, existing),
             _ => unreachable_world(),
         })?;
@@ -233,7 +247,7 @@ impl AllocatorInstance {
         svc: &alloc::Service,
     ) -> Result<Result<alloc::Allocation, alloc::AllocationError>, PluginError> {
         let state = self.state()?;
-        let answer = self.session.run(|store, b| match b {
+        let answer = self.session.run(Call::Small, |store, b| match b {
             Bound::Allocator(b) => b.ferrolb_policy_allocator_policy().pool_state().call_assign(store, state, svc),
             _ => unreachable_world(),
         })?;
@@ -246,7 +260,7 @@ impl AllocatorInstance {
     /// Free a service's addresses.
     pub fn release(&mut self, svc: &alloc::ObjectRef) -> Result<(), PluginError> {
         let state = self.state()?;
-        self.session.run(|store, b| match b {
+        self.session.run(Call::Small, |store, b| match b {
             Bound::Allocator(b) => b.ferrolb_policy_allocator_policy().pool_state().call_release(store, state, svc),
             _ => unreachable_world(),
         })
@@ -255,7 +269,7 @@ impl AllocatorInstance {
     /// Replace the configuration.
     pub fn reconfigure(&mut self, config: &alloc::AllocatorConfig) -> Result<alloc::ReconfigureOutcome, PluginError> {
         let state = self.state()?;
-        let answer = self.session.run(|store, b| match b {
+        let answer = self.session.run(Call::Small, |store, b| match b {
             Bound::Allocator(b) => {
                 b.ferrolb_policy_allocator_policy().pool_state().call_reconfigure(store, state, config)
             }
@@ -272,7 +286,7 @@ impl AllocatorInstance {
     /// Every allocation the plugin holds.
     pub fn allocations(&mut self) -> Result<Vec<alloc::Allocation>, PluginError> {
         let state = self.state()?;
-        let all = self.session.run(|store, b| match b {
+        let all = self.session.run(Call::Bulk, |store, b| match b {
             Bound::Allocator(b) => b.ferrolb_policy_allocator_policy().pool_state().call_allocations(store, state),
             _ => unreachable_world(),
         })?;
@@ -339,7 +353,7 @@ impl AdvertiseInstance {
 
     /// Resolve a configuration. The inner error lists the configuration's problems.
     pub fn open(&mut self, config: &adv::AdvertiseConfig) -> Result<Result<(), Vec<adv::ConfigError>>, PluginError> {
-        let answer = self.session.run(|store, b| match b {
+        let answer = self.session.run(Call::Bulk, |store, b| match b {
             Bound::Advertise(b) => b.ferrolb_policy_advertise_policy().advertiser().call_open(store, config),
             _ => unreachable_world(),
         })?;
@@ -364,7 +378,7 @@ impl AdvertiseInstance {
     /// Node liveness changed.
     pub fn update_nodes(&mut self, nodes: &[super::types::Node]) -> Result<(), PluginError> {
         let state = self.state()?;
-        self.session.run(|store, b| match b {
+        self.session.run(Call::Small, |store, b| match b {
             Bound::Advertise(b) => {
                 b.ferrolb_policy_advertise_policy().advertiser().call_update_nodes(store, state, nodes)
             }
@@ -379,7 +393,7 @@ impl AdvertiseInstance {
     /// Decide the announcements of one service.
     pub fn announce(&mut self, svc: &adv::Service) -> Result<adv::ServiceAnnouncements, PluginError> {
         let state = self.state()?;
-        let answer = self.session.run(|store, b| match b {
+        let answer = self.session.run(Call::Small, |store, b| match b {
             Bound::Advertise(b) => b.ferrolb_policy_advertise_policy().advertiser().call_announce(store, state, svc),
             _ => unreachable_world(),
         })?;
@@ -453,7 +467,7 @@ impl MergeInstance {
         &mut self,
         input: &mrg::MergeInput,
     ) -> Result<Result<mrg::MergedConfig, Vec<mrg::Conflict>>, PluginError> {
-        let answer = self.session.run(|store, b| match b {
+        let answer = self.session.run(Call::Bulk, |store, b| match b {
             Bound::Merge(b) => b.ferrolb_policy_merge_policy().call_merge(store, input),
             _ => unreachable_world(),
         })?;
@@ -547,7 +561,7 @@ impl EgressInstance {
 
     /// Start from a configuration.
     pub fn open(&mut self, config: &egr::EgressConfig) -> Result<(), PluginError> {
-        let answer = self.session.run(|store, b| match b {
+        let answer = self.session.run(Call::Bulk, |store, b| match b {
             Bound::Egress(b) => b.ferrolb_policy_egress_policy().egress_planner().call_open(store, config),
             _ => unreachable_world(),
         })?;
@@ -566,7 +580,7 @@ impl EgressInstance {
     /// Node liveness changed.
     pub fn update_nodes(&mut self, nodes: &[super::types::Node]) -> Result<(), PluginError> {
         let state = self.state()?;
-        self.session.run(|store, b| match b {
+        self.session.run(Call::Small, |store, b| match b {
             Bound::Egress(b) => {
                 b.ferrolb_policy_egress_policy().egress_planner().call_update_nodes(store, state, nodes)
             }
@@ -577,7 +591,7 @@ impl EgressInstance {
     /// Decide one EgressService.
     pub fn decide(&mut self, svc: &egr::EgressService) -> Result<egr::EgressDecision, PluginError> {
         let state = self.state()?;
-        let answer = self.session.run(|store, b| match b {
+        let answer = self.session.run(Call::Small, |store, b| match b {
             Bound::Egress(b) => b.ferrolb_policy_egress_policy().egress_planner().call_decide(store, state, svc),
             _ => unreachable_world(),
         })?;

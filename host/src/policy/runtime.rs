@@ -45,8 +45,12 @@ impl ImportProfile {
 /// Per-call limits of a plugin.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Limits {
-    /// Wall-clock deadline of one call (default 50 ms), enforced by epoch interruption.
+    /// Wall-clock deadline of one per-object call (`assign`, `announce`, `decide`; default 50 ms),
+    /// enforced by epoch interruption.
     pub deadline: Duration,
+    /// Deadline of a whole-configuration call (`open`, `reconfigure`, `allocations`, `merge`),
+    /// whose work grows with the configuration (default 2 s; at 100k services `open` takes ~90 ms).
+    pub bulk_deadline: Duration,
     /// Linear memory cap of one instance (default 64 MiB).
     pub memory_bytes: usize,
     /// Fuel budget of one call, for deterministic runs (conformance); `None`: unmetered.
@@ -55,7 +59,12 @@ pub struct Limits {
 
 impl Default for Limits {
     fn default() -> Self {
-        Limits { deadline: Duration::from_millis(50), memory_bytes: 64 << 20, fuel: None }
+        Limits {
+            deadline: Duration::from_millis(50),
+            bulk_deadline: Duration::from_secs(2),
+            memory_bytes: 64 << 20,
+            fuel: None,
+        }
     }
 }
 

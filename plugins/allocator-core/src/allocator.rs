@@ -499,6 +499,7 @@ impl Allocator {
             return Err(InvalidInput(format!("service {} appears twice in the existing allocations", w[0].service)));
         }
         let mut out = ReconfigureOutcome::default();
+        let mut keys: Vec<(Key, u32)> = Vec::with_capacity(sorted.len());
         for al in sorted {
             let checked = service_key(&al.service).and_then(|key| {
                 let ips: Vec<Ip> = al.ips.iter().map(|i| Ip::from_addr(*i)).collect();
@@ -525,11 +526,18 @@ impl Allocator {
                             pool: a.pools.name(pool).to_string(),
                         });
                     }
-                    a.register(&key, &ips, pool, Share::unknown(), None);
+                    let Ok(slot) = u32::try_from(a.slots.len()) else { break };
+                    let rec =
+                        Record { key: key.clone(), ips: Held::new(&ips), pool, share: Share::unknown(), labels: None };
+                    a.slots.push(Some(rec));
+                    keys.push((key, slot));
                 }
                 Err(reason) => out.released.push(Refusal { service: al.service.clone(), reason }),
             }
         }
+        // Sorted input: the maps are bulk-built in linear time.
+        a.services = keys.into_iter().collect();
+        a.rebuild_usage();
         Ok((a, out))
     }
 
@@ -539,31 +547,81 @@ impl Allocator {
     pub fn reconfigure(&mut self, config: &Config) -> Result<ReconfigureOutcome, InvalidInput> {
         let pools = Pools::build(config)?;
         let old_pools = core::mem::replace(&mut self.pools, pools);
-        let old = core::mem::take(&mut self.services);
-        let mut old_slots = core::mem::take(&mut self.slots);
-        self.free_slots.clear();
-        self.used = Default::default();
-        self.groups.clear();
         let mut out = ReconfigureOutcome::default();
-        for (key, slot) in old {
-            let Some(rec) = old_slots.get_mut(slot as usize).and_then(Option::take) else { continue };
-            let ips = rec.ips.to_vec();
+        let mut decisions: Vec<(u32, Result<u16, String>)> = Vec::with_capacity(self.services.len());
+        for (key, &slot) in &self.services {
+            let Some(rec) = self.rec(slot) else { continue };
             let labels = rec.labels.as_ref().map(|l| l as &dyn Labels);
-            match self.fit(&key, &ips, labels) {
-                Ok(pool) => {
-                    if !bytes::eq(self.pools.name(pool), old_pools.name(rec.pool)) {
-                        out.rehomed.push(Allocation {
-                            service: id_of(&key),
-                            ips: ips.iter().map(|i| i.to_addr()).collect(),
-                            pool: self.pools.name(pool).to_string(),
-                        });
-                    }
-                    self.register(&key, &ips, pool, rec.share, rec.labels);
+            let fit = self.fit(key, &rec.ips.to_vec(), labels);
+            match &fit {
+                Ok(pool) if !bytes::eq(self.pools.name(*pool), old_pools.name(rec.pool)) => {
+                    out.rehomed.push(Allocation {
+                        service: id_of(key),
+                        ips: rec.ips.iter().map(|i| i.to_addr()).collect(),
+                        pool: self.pools.name(*pool).to_string(),
+                    });
                 }
-                Err(reason) => out.released.push(Refusal { service: id_of(&key), reason }),
+                Ok(_) => {}
+                Err(reason) => out.released.push(Refusal { service: id_of(key), reason: reason.clone() }),
+            }
+            decisions.push((slot, fit));
+        }
+        for (slot, fit) in decisions {
+            match fit {
+                Ok(pool) => {
+                    if let Some(Some(rec)) = self.slots.get_mut(slot as usize) {
+                        rec.pool = pool;
+                    }
+                }
+                Err(_) => {
+                    if let Some(rec) = self.slots.get_mut(slot as usize).and_then(Option::take) {
+                        self.services.remove(&rec.key);
+                        self.free_slots.push(slot);
+                    }
+                }
             }
         }
+        self.rebuild_usage();
         Ok(out)
+    }
+
+    /// Rebuilds what follows from the records and the configuration — the users of every
+    /// address, the free sets, the sharing groups — in `O(N log N)` with a single sort, rather
+    /// than one insertion per allocation (`open` and `reconfigure` of 100k services).
+    fn rebuild_usage(&mut self) {
+        let mut all: Vec<(Ip, u32)> = Vec::with_capacity(self.services.len() + self.services.len() / 8);
+        for (slot, rec) in self.slots.iter().enumerate() {
+            let (Some(rec), Ok(slot)) = (rec, u32::try_from(slot)) else { continue };
+            all.extend(rec.ips.iter().map(|ip| (ip, slot)));
+        }
+        all.sort_unstable();
+        let mut used: [Vec<(u128, Users)>; 2] = Default::default();
+        for &(ip, slot) in &all {
+            let list = &mut used[ip.fam.index()];
+            match list.last_mut() {
+                Some((v, users)) if *v == ip.v => users.push(slot),
+                _ => {
+                    list.push((ip.v, Users::One(slot)));
+                    self.pools.take(ip);
+                }
+            }
+        }
+        let [u4, u6] = used;
+        self.used = [u4.into_iter().collect(), u6.into_iter().collect()];
+        self.groups.clear();
+        let mut keyed: Vec<Ip> = Vec::new();
+        for (f, map) in self.used.iter().enumerate() {
+            let fam = if f == 0 { Family::Ipv4 } else { Family::Ipv6 };
+            for (v, users) in map {
+                let any_keyed = users.as_slice().iter().any(|u| self.rec(*u).is_some_and(|r| r.share.key.is_some()));
+                if any_keyed {
+                    keyed.push(Ip { fam, v: *v });
+                }
+            }
+        }
+        for ip in keyed {
+            self.group_update(ip, true, None);
+        }
     }
 
     /// Decides the addresses of one service (new or changed), replacing its previous allocation

@@ -1,10 +1,12 @@
 //! String comparison without `memcmp`, and the ordered string key built on it.
 //!
 //! A `no_std` WebAssembly component has no libc. Rust lowers `==` and `Ord` on `str`/`[u8]` to
-//! a call of the C function `memcmp`, which then becomes an *import* of the component — and
-//! ferrolb's default plugins import nothing (`plugin inspect` must say `imports: (none)`). The
-//! allocator therefore compares strings only through [`eq`] and [`cmp`] (eight bytes at a time,
-//! as big-endian integers, which orders exactly like `memcmp`), and keys its maps with [`Key`].
+//! a call of the C function `memcmp`, which a component must then define itself (`ferrolb-guest`
+//! now does, with a byte loop) or import — and ferrolb's default plugins import nothing. The
+//! allocator compares strings only through [`eq`] and [`cmp`] (eight bytes at a time, as
+//! big-endian integers, which orders exactly like `memcmp`) and keys its maps with [`Key`], so
+//! it neither depends on that symbol nor pays a byte loop on every B-tree comparison. (A
+//! `match` on a string literal also calls `memcmp`: none is used.)
 
 use alloc::rc::Rc;
 use core::cmp::Ordering;

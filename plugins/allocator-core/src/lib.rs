@@ -36,10 +36,11 @@
 //!    documentation says ("If the address pool that you specify does not exist, MetalLB attempts
 //!    to assign an IP address from any pool that permits automatic assignment"; MetalLB's code
 //!    refuses instead) — the refusal, if any, says so.
-//! 3. **Automatic**: the `autoAssign` pools with a serviceAllocation that admits the service, by
-//!    priority ascending (unset after every number), ties by name (byte order); then the
-//!    `autoAssign` pools without serviceAllocation, by name. The first candidate with a free
-//!    address of the needed family or families wins (for PreferDualStack, see below).
+//! 3. **Automatic**: the `autoAssign` pools whose serviceAllocation selects namespaces or services
+//!    and admits the service, by priority ascending (unset after every number), ties by name
+//!    (byte order); then the `autoAssign` pools without serviceAllocation, by name. The first
+//!    candidate with a free address of the needed family or families wins (for PreferDualStack,
+//!    see below).
 //! 4. **Inside a pool**: blocks in manifest order, the lowest free address of a block first;
 //!    CIDR blocks include their network and broadcast addresses (MetalLB does);
 //!    `avoidBuggyIPs` skips IPv4 x.x.x.0 and x.x.x.255. With a sharing key, "free" also means
@@ -73,13 +74,17 @@
 //! - *Equal priorities and the fallback tier* are ordered by pool name (MetalLB iterates a Go
 //!   map: unspecified order).
 //! - *A serviceAllocation with neither namespaces, namespaceSelectors nor serviceSelectors* (only
-//!   a priority) admits every service, and its pool is an automatic candidate in the first tier.
-//!   (MetalLB never auto-assigns from such a pool: it is neither "pinned" nor "without
-//!   serviceAllocation" — an accident of its indexing, not a documented behaviour.)
-//! - *namespaceSelectors that match no namespace*: the pool admits no namespace through them
-//!   (MetalLB resolves them into its namespace set, and an empty set there means "any
-//!   namespace" — again an accident). Namespaces the configuration does not list have no labels
-//!   but `kubernetes.io/metadata.name: <name>`, which Kubernetes puts on every namespace.
+//!   a priority) admits every service that requests the pool or one of its addresses, but its
+//!   pool is never used for automatic assignment — MetalLB's `pinnedPoolsForService` finds pools
+//!   only through their namespaces or service selectors, and its fallback excludes every pool
+//!   with a serviceAllocation. Rule 3's first tier is therefore "autoAssign pools whose
+//!   serviceAllocation selects namespaces or services and admits the service".
+//! - *namespaceSelectors* match only namespaces the configuration lists (MetalLB matches them
+//!   against the Namespace objects that exist, `config.go` `addressPoolServiceAllocationsFromCR`),
+//!   with their labels plus `kubernetes.io/metadata.name: <name>`, which Kubernetes puts on every
+//!   namespace. Selectors that match no namespace admit none through them (MetalLB's resolved
+//!   namespace set is then empty, which its `isPoolCompatibleWithService` reads as "any
+//!   namespace" for requested addresses — an accident of the representation).
 //! - *Requested addresses and families*: a service is dual-stack when it is RequireDualStack, or
 //!   PreferDualStack with both families in `spec.ipFamilies`; a dual-stack service must request
 //!   one address of each family, a single-stack one exactly one of its family (MetalLB's
@@ -113,12 +118,12 @@
 //! 4 µs p99 per `assign`; through the host runtime (wasmtime, release build) 4.5 µs mean and
 //! 11 µs p99, 0.45–0.6 s in total, with 25–32 MiB of linear memory at 100k services.
 //!
-//! # No `memcmp`
+//! # String comparisons
 //!
-//! A `no_std` component has no libc, and Rust lowers `str` comparisons to the C `memcmp`, which
-//! would become an import of the component. Every string comparison therefore goes through the
-//! private `bytes` module (keys of the maps included); a stray `==` on strings shows up as a link
-//! failure of the plugin ("module was not valid": an `env::memcmp` import).
+//! A `no_std` component has no libc, and Rust lowers `str` comparisons to the C `memcmp`.
+//! `ferrolb-guest` now supplies one (a byte loop); the allocator nevertheless compares strings
+//! only through the private `bytes` module (the keys of its maps included), which compares eight
+//! bytes at a time and keeps this crate free of any assumption about what the component links.
 #![no_std]
 
 extern crate alloc;

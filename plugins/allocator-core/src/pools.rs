@@ -135,7 +135,8 @@ pub(crate) struct Pools {
     by_name: Vec<(String, u16)>,
     /// Per family: first address of a block → (last address, pool, block index).
     index: [BTreeMap<u128, (u128, u16, u32)>; 2],
-    /// autoAssign pools with a serviceAllocation, by priority (unset/0 last) then name.
+    /// autoAssign pools with a serviceAllocation that selects namespaces or services, by
+    /// priority (unset/0 last) then name.
     pub auto_sa: Vec<u16>,
     /// autoAssign pools without a serviceAllocation, by name.
     pub auto_plain: Vec<u16>,
@@ -232,21 +233,30 @@ impl Pools {
                 }));
             }
         }
-        let mut sa: Vec<u16> = Vec::new();
+        let mut sa_pools: Vec<u16> = Vec::new();
         for (i, pool) in p.list.iter().enumerate() {
             let Ok(i) = u16::try_from(i) else { continue };
             if !pool.auto_assign {
                 continue;
             }
-            if pool.sa.is_some() {
-                sa.push(i);
-            } else {
-                p.auto_plain.push(i);
+            match &pool.sa {
+                None => p.auto_plain.push(i),
+                // MetalLB's `pinnedPoolsForService` only finds pools through their namespaces
+                // (listed or selected) or their service selectors; a serviceAllocation with
+                // neither (only a priority) is never used for automatic assignment.
+                Some(sa)
+                    if !sa.namespaces.is_empty()
+                        || !sa.namespace_selectors.is_empty()
+                        || !sa.service_selectors.is_empty() =>
+                {
+                    sa_pools.push(i)
+                }
+                Some(_) => {}
             }
         }
         // Stable sort: equal priorities keep name order.
-        sa.sort_by_key(|i| priority_rank(p.list[usize::from(*i)].sa.as_ref()));
-        p.auto_sa = sa;
+        sa_pools.sort_by_key(|i| priority_rank(p.list[usize::from(*i)].sa.as_ref()));
+        p.auto_sa = sa_pools;
         // A namespace listed twice: the last entry wins.
         for ns in &config.namespaces {
             match p.namespaces.binary_search_by(|(n, _)| bytes::cmp(n, &ns.name)) {
@@ -266,12 +276,10 @@ impl Pools {
             .map(|(_, p)| *p)
     }
 
-    /// The labels of namespace `ns` (empty if the configuration does not list it).
-    fn namespace_labels(&self, ns: &str) -> &[Label] {
-        match self.namespaces.binary_search_by(|(n, _)| bytes::cmp(n, ns)) {
-            Ok(i) => self.namespaces.get(i).map_or(&[][..], |(_, l)| l.as_slice()),
-            Err(_) => &[],
-        }
+    /// The labels of namespace `ns` (`None` if the configuration does not list it).
+    fn namespace_labels(&self, ns: &str) -> Option<&[Label]> {
+        let i = self.namespaces.binary_search_by(|(n, _)| bytes::cmp(n, ns)).ok()?;
+        self.namespaces.get(i).map(|(_, l)| l.as_slice())
     }
 
     /// The pool at `i` (always valid for indices this configuration handed out).
@@ -302,17 +310,18 @@ impl Pools {
     /// (`None`: labels unknown, only the namespace is checked).
     ///
     /// The namespace must be listed in `namespaces` or matched by one of `namespaceSelectors`
-    /// (when either is set), and one of `serviceSelectors` must match (when any is set).
+    /// (when either is set; selectors match only namespaces the configuration lists, as MetalLB
+    /// matches them against the existing Namespace objects), and one of `serviceSelectors` must
+    /// match (when any is set).
     pub fn admits(&self, i: u16, ns: &str, labels: Option<&dyn Labels>) -> bool {
         let Some(pool) = self.pool(i) else { return false };
         let Some(sa) = &pool.sa else { return true };
         let ns_ok = (sa.namespaces.is_empty() && sa.namespace_selectors.is_empty())
             || sa.namespaces.iter().any(|n| bytes::eq(n, ns))
-            || {
-                let labels = self.namespace_labels(ns);
+            || self.namespace_labels(ns).is_some_and(|labels| {
                 let view = NamespaceLabels { name: ns, labels };
                 sa.namespace_selectors.iter().any(|s| matches(s, &view))
-            };
+            });
         let svc_ok = sa.service_selectors.is_empty()
             || labels.is_none_or(|l| sa.service_selectors.iter().any(|s| matches(s, l)));
         ns_ok && svc_ok

@@ -524,9 +524,39 @@ fn namespaces_have_their_metadata_name_label() {
         namespace_selectors: vec![match_labels(&[("kubernetes.io/metadata.name", "prod")])],
         ..Default::default()
     };
-    let mut al = alloc(vec![with_sa(pool("prod", &["192.0.2.0/28"]), sa), pool("general", &["10.0.0.0/24"])]);
+    let cfg = Config {
+        pools: vec![with_sa(pool("prod", &["192.0.2.0/28"]), sa), pool("general", &["10.0.0.0/24"])],
+        namespaces: vec![
+            NamespaceInfo { name: "prod".into(), labels: vec![] },
+            NamespaceInfo { name: "dev".into(), labels: vec![] },
+        ],
+    };
+    let (mut al, _) = Allocator::open(&cfg, &[]).expect("valid");
     assert_eq!(got(&mut al, &svc("prod/web")).1, "prod");
     assert_eq!(got(&mut al, &svc("dev/web")).1, "general");
+}
+
+#[test]
+fn namespace_selectors_only_match_listed_namespaces() {
+    // MetalLB matches namespaceSelectors against the Namespace objects that exist.
+    let sa = ServiceAllocation {
+        namespace_selectors: vec![LabelSelector {
+            match_labels: vec![],
+            match_expressions: vec![SelectorRequirement {
+                key: "zone".into(),
+                operator: SelectorOperator::DoesNotExist,
+                values: vec![],
+            }],
+        }],
+        ..Default::default()
+    };
+    let cfg = Config {
+        pools: vec![pool("aaa-plain", &["192.0.2.0/30"]), with_sa(pool("zzz-unlabelled", &["198.51.100.0/30"]), sa)],
+        namespaces: vec![NamespaceInfo { name: "listed".into(), labels: vec![] }],
+    };
+    let (mut al, _) = Allocator::open(&cfg, &[]).expect("valid");
+    assert_eq!(got(&mut al, &svc("listed/s")).1, "zzz-unlabelled");
+    assert_eq!(got(&mut al, &svc("ghost/t")).1, "aaa-plain");
 }
 
 #[test]
@@ -630,10 +660,20 @@ fn pinned_pools_beat_plain_pools_with_lower_addresses() {
 }
 
 #[test]
-fn a_priority_only_service_allocation_admits_every_service() {
-    let mut al =
-        alloc(vec![with_sa(pool("prio", &["10.0.9.0/24"]), ns_sa(Some(3), &[])), pool("plain", &["10.0.1.0/24"])]);
-    assert_eq!(got(&mut al, &svc("any/thing")).1, "prio");
+fn a_priority_only_service_allocation_is_never_used_automatically() {
+    // MetalLB's pinnedPoolsForService finds pools only through namespaces or service selectors,
+    // and the fallback excludes pools with a serviceAllocation.
+    let mut al = alloc(vec![
+        with_sa(pool("aaa-prio", &["10.0.9.0/24"]), ns_sa(Some(3), &[])),
+        pool("zzz-plain", &["10.0.1.0/24"]),
+    ]);
+    assert_eq!(got(&mut al, &svc("any/thing")).1, "zzz-plain");
+    // It admits every service that asks for it.
+    assert_eq!(got(&mut al, &svc("any/other").in_pool("aaa-prio")).1, "aaa-prio");
+    assert_eq!(got(&mut al, &svc("any/third").req(&["10.0.9.9"])).1, "aaa-prio");
+    let mut only = alloc(vec![with_sa(pool("prio", &["10.0.9.0/24"]), ns_sa(Some(3), &[]))]);
+    let why = refused(&mut only, &svc("any/thing"));
+    assert!(why.contains("no pool admits any/thing"), "{why}");
 }
 
 #[test]

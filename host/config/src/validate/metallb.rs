@@ -276,10 +276,21 @@ fn communities(
             continue;
         }
         let value = a.value.clone().unwrap_or_default();
+        // An alias that is refused still goes into the model (with a zero community): the model
+        // is only handed out unchecked when there are errors, and then it must show a policy the
+        // alias exactly as written, so the policy can be seen refusing it too.
+        let alias = |community| CommunityAlias {
+            defined_by: info.id.clone(),
+            origin: info.origin.clone(),
+            name: name.clone(),
+            value: value.clone(),
+            community,
+        };
         let community = match parse::parse_community(&value) {
             Ok(c) => c,
             Err(CommunityError::Value(m)) => {
                 d.err(obj, format!("{base}.value"), m);
+                model.communities.push(alias(Community::Standard(0)));
                 continue;
             }
             Err(CommunityError::Format) => {
@@ -288,22 +299,18 @@ fn communities(
                     format!("{base}.value"),
                     format!("\"{value}\" is not a community: write a:b (16-bit parts) or large:a:b:c (32-bit parts)"),
                 );
+                model.communities.push(alias(Community::Standard(0)));
                 continue;
             }
         };
         if let Some((_, other)) = aliases.get(&name) {
             let other = &input.objects[*other].info;
             d.err(obj, format!("{base}.name"), format!("alias \"{name}\" is already defined by {}", describe(other)));
+            model.communities.push(alias(community));
             continue;
         }
         aliases.insert(name.clone(), (community, obj));
-        model.communities.push(CommunityAlias {
-            defined_by: info.id.clone(),
-            origin: info.origin.clone(),
-            name,
-            value,
-            community,
-        });
+        model.communities.push(alias(community));
     }
 }
 

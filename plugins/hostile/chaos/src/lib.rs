@@ -40,7 +40,7 @@ struct State {
 }
 
 fn misbehave(mode: &str) {
-    match mode {
+    match mode.strip_prefix("late-").unwrap_or(mode) {
         "loop" => {
             let mut x: u64 = 0;
             loop {
@@ -78,7 +78,10 @@ impl GuestPoolState for State {
         if mode == "refuse" {
             return Err(PolicyError::NotImplemented("the chaos plugin refuses on purpose".to_string()));
         }
-        misbehave(&mode);
+        // `late-X`: behave in `open`, misbehave as X in every later call.
+        if !mode.starts_with("late-") {
+            misbehave(&mode);
+        }
         let state = State { mode, config: RefCell::new(config) };
         Ok((PoolState::new(state), ReconfigureOutcome { rehomed: Vec::new(), released: Vec::new() }))
     }
