@@ -98,9 +98,12 @@ pub fn normalise(v: Value) -> Option<Value> {
             Some(Value::Array(items))
         }
         Value::Object(map) => {
+            // Under `mode: all` a prefix list selects nothing more: it is ignored.
+            let all = map.get("mode").and_then(Value::as_str) == Some("all");
             let map: serde_json::Map<String, Value> = map
                 .into_iter()
                 .filter(|(k, v)| !(k == "mode" && v.as_str() == Some("filtered")))
+                .filter(|(k, _)| !(all && k == "prefixes"))
                 .filter_map(|(k, v)| normalise(v).map(|v| (k, v)))
                 .collect();
             (!map.is_empty()).then_some(Value::Object(map))

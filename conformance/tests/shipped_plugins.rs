@@ -60,3 +60,11 @@ fn builtin_advertise_passes_every_case() {
     let failed = failures(&results);
     assert!(failed.is_empty(), "{} of {} cases failed:\n{}", failed.len(), results.len(), failed.join("\n"));
 }
+
+#[test]
+fn builtin_merge_passes_every_case() {
+    let (_, results) = run(World::Merge, &PluginSource::Builtin(World::Merge));
+    assert!(results.len() >= 60, "only {} merge cases", results.len());
+    let failed = failures(&results);
+    assert!(failed.is_empty(), "{} of {} cases failed:\n{}", failed.len(), results.len(), failed.join("\n"));
+}
