@@ -109,6 +109,11 @@ fn benches(c: &mut Criterion) {
         b.iter(|| black_box(AllocatorInstance::new(&rt, &plugin).expect("instantiate")))
     });
 
+    let mut small = AllocatorInstance::new(&rt, &plugin).expect("instantiate");
+    c.bench_function("call/metadata round trip (wasm, smallest call)", |b| {
+        b.iter(|| black_box(small.metadata().expect("call")))
+    });
+
     let cfg = config();
     let svc = service();
     let mut inst = AllocatorInstance::new(&rt, &plugin).expect("instantiate");

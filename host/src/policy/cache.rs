@@ -7,15 +7,17 @@
 //! - a file is named after the SHA-256 of the component's source bytes *and* the engine's
 //!   compatibility hash (wasmtime version + compilation settings), so a changed plugin or engine
 //!   never matches an old artifact;
-//! - a file carries the SHA-256 of the artifact in its first 32 bytes and is written to a temporary
-//!   name then renamed, so a torn write or a corrupted file is detected and recompiled, never
-//!   deserialized; wasmtime additionally checks its own header for engine compatibility.
+//! - a file carries a CRC32 of the artifact in its first 4 bytes and is written to a temporary name,
+//!   synced, then renamed, so a torn write or a corrupted file is detected and recompiled, never
+//!   deserialized; wasmtime additionally checks its own header for engine compatibility. (A CRC,
+//!   not a cryptographic hash: it guards against accidents at memory speed — a cached load must
+//!   stay under a millisecond — while the directory's permissions guard against people: whoever
+//!   can write there can also replace the binary.)
 
 use std::hash::{Hash, Hasher};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use sha2::{Digest, Sha256};
 use wasmtime::Engine;
 use wasmtime::component::Component;
 
@@ -40,16 +42,16 @@ impl Cache {
     pub(crate) fn load(&self, engine: &Engine, digest: &str) -> Option<Component> {
         let path = self.path(engine, digest);
         let data = std::fs::read(&path).ok()?;
-        if data.len() < 32 {
+        if data.len() < 4 {
             return None;
         }
-        let (sum, artifact) = data.split_at(32);
-        if Sha256::digest(artifact).as_slice() != sum {
+        let (sum, artifact) = data.split_at(4);
+        if crc32fast::hash(artifact).to_le_bytes() != sum {
             tracing::warn!(path = %path.display(), "corrupt compiled-plugin cache entry ignored");
             return None;
         }
         // SAFETY: see the module documentation — the artifact was produced by `Component::serialize`
-        // in this cache (checksum verified above) for this engine configuration (file name), and
+        // in this cache (CRC verified above) for this engine configuration (file name), and
         // wasmtime re-checks engine compatibility in its header.
         #[allow(unsafe_code)]
         let component = unsafe { Component::deserialize(engine, artifact) };
@@ -76,7 +78,7 @@ impl Cache {
         let path = self.path(engine, digest);
         let tmp = path.with_extension(format!("tmp{}", std::process::id()));
         let mut f = std::fs::File::create(&tmp)?;
-        f.write_all(&Sha256::digest(&artifact))?;
+        f.write_all(&crc32fast::hash(&artifact).to_le_bytes())?;
         f.write_all(&artifact)?;
         f.sync_all()?;
         std::fs::rename(&tmp, &path)

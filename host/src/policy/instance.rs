@@ -214,6 +214,11 @@ impl AllocatorInstance {
         self.session.is_poisoned()
     }
 
+    /// Ask the plugin who it is (the smallest call there is: no input, three strings out).
+    pub fn metadata(&mut self) -> Result<PluginInfo, PluginError> {
+        self.session.metadata()
+    }
+
     /// Start from a configuration and the allocations the host holds.
     pub fn open(
         &mut self,
