@@ -140,10 +140,34 @@ impl Store {
         let dir = dir.as_ref();
         std::fs::create_dir_all(dir).map_err(|source| StoreError::Dir { path: dir.to_path_buf(), source })?;
         let path = dir.join(FILE_NAME);
+        if !path.exists() {
+            Self::create_atomically(dir, &path)?;
+        }
         let db = Database::create(&path).map_err(db)?;
         let store = Store { db, path };
         store.init()?;
         Ok(store)
+    }
+
+    /// Create and initialise a new database under a temporary name, then rename it into place: a
+    /// process killed while redb writes a new file's header would otherwise leave a file that is
+    /// not a database, and the store could never be opened again. The final name only ever holds
+    /// a complete, initialised database. A temporary file left by such a crash held nothing
+    /// committed and is replaced.
+    fn create_atomically(dir: &Path, path: &Path) -> Result<(), StoreError> {
+        let tmp = dir.join(format!("{FILE_NAME}.creating"));
+        let io = |source| StoreError::Dir { path: dir.to_path_buf(), source };
+        match std::fs::remove_file(&tmp) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(io(e)),
+            _ => {}
+        }
+        {
+            let db = Database::create(&tmp).map_err(db)?;
+            Store { db, path: tmp.clone() }.init()?;
+        }
+        std::fs::File::open(&tmp).and_then(|f| f.sync_all()).map_err(io)?;
+        std::fs::rename(&tmp, path).map_err(io)?;
+        std::fs::File::open(dir).and_then(|d| d.sync_all()).map_err(io)
     }
 
     /// Create the tables and the schema version, or check the version.

@@ -142,3 +142,17 @@ fn sigkill_at_random_points_loses_nothing_committed() {
     );
     assert!(total_acked >= kills, "the writer made progress (only {total_acked} transactions)");
 }
+
+/// A writer killed while the database file was being created leaves only the temporary file: the
+/// store opens (empty) and the leftover is replaced, never mistaken for the store.
+#[test]
+fn a_kill_during_creation_leaves_an_openable_store() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(dir.path().join(format!("{}.creating", ferrolb_store::FILE_NAME)), b"half a header")
+        .expect("leftover");
+    let store = ferrolb_store::Store::open(dir.path()).expect("opens despite the leftover");
+    assert!(store.allocations().expect("read").is_empty());
+    assert!(!dir.path().join(format!("{}.creating", ferrolb_store::FILE_NAME)).exists());
+    drop(store);
+    ferrolb_store::Store::open(dir.path()).expect("reopens");
+}
