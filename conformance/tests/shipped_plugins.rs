@@ -68,3 +68,15 @@ fn builtin_merge_passes_every_case() {
     let failed = failures(&results);
     assert!(failed.is_empty(), "{} of {} cases failed:\n{}", failed.len(), results.len(), failed.join("\n"));
 }
+
+#[test]
+fn a_wrong_merge_plugin_is_caught_by_case_name() {
+    let sloppy = PathBuf::from(ferrolb::policy::builtin::PLUGIN_DIR).join("hostile_sloppy_merge.wasm");
+    let (p, results) = run(World::Merge, &PluginSource::Path(sloppy));
+    assert_eq!(p.info.name, "hostile-sloppy-merge");
+    let failed: Vec<&str> = results.iter().filter(|r| !r.passed()).map(|r| r.name.as_str()).collect();
+    // It ignores nodeSelectors: the node-selector cases fail, by name.
+    assert!(!failed.is_empty(), "the kit did not notice");
+    assert!(failed.iter().all(|n| n.starts_with("node-selector-")), "{failed:?}");
+    assert!(failed.len() >= 4, "{failed:?}");
+}
