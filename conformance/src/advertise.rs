@@ -153,13 +153,6 @@ pub struct L2Spec {
     pub interfaces: BTreeSet<String>,
 }
 
-fn split(s: &str) -> ObjectRef {
-    match s.split_once('/') {
-        Some((ns, n)) => ObjectRef::new(ns, n),
-        None => ObjectRef::new("", s),
-    }
-}
-
 fn route_of(r: &adv::BgpRoute) -> Result<RouteSpec, String> {
     let mut communities = BTreeSet::new();
     let mut large_communities = BTreeSet::new();
@@ -253,7 +246,7 @@ fn run_case(
             return Err(fail("a step must have exactly one of announce, nodes, apply/delete".into()));
         }
         if let Some(name) = &step.announce {
-            let svc = host.model.service(&split(name)).ok_or_else(|| fail(format!("no Service {name}")))?;
+            let svc = host.model.service(&ObjectRef::parse(name)).ok_or_else(|| fail(format!("no Service {name}")))?;
             let alloc = allocations.get(name).ok_or_else(|| fail(format!("no allocation for {name} in the case")))?;
             let ann = host.instance.announce(&input::advertise_service(svc, alloc)).map_err(|e| fail(e.to_string()))?;
             let Some(expect) = &step.expect else { continue };

@@ -122,13 +122,6 @@ pub struct RehomeSpec {
 /// The reconfigure outcome a case expects.
 pub type ReconfigureExpect = Expect;
 
-fn split(s: &str) -> ObjectRef {
-    match s.split_once('/') {
-        Some((ns, n)) => ObjectRef::new(ns, n),
-        None => ObjectRef::new("", s),
-    }
-}
-
 /// The kit's host state during a case.
 struct Host<'a> {
     runtime: &'a Arc<Runtime>,
@@ -254,7 +247,9 @@ fn run_case(
                     m
                 })
                 .map_err(fail)?;
-            let svc = model.service(&split(name)).ok_or_else(|| fail(format!("no Service {name} in the manifests")))?;
+            let svc = model
+                .service(&ObjectRef::parse(name))
+                .ok_or_else(|| fail(format!("no Service {name} in the manifests")))?;
             let answer = host.instance.assign(&input::allocator_service(svc)).map_err(|e| fail(e.to_string()))?;
             match answer {
                 Ok(a) => {
@@ -304,7 +299,7 @@ fn run_case(
                 }
             }
         } else if let Some(name) = &step.release {
-            let r = split(name);
+            let r = ObjectRef::parse(name);
             host.instance.release(&input::object_ref(&r)).map_err(|e| fail(e.to_string()))?;
             host.held.remove(name);
         } else if step.apply.is_some() || step.delete.is_some() {

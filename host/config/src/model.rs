@@ -28,6 +28,14 @@ impl ObjectRef {
     pub fn new(namespace: impl Into<String>, name: impl Into<String>) -> Self {
         ObjectRef { namespace: namespace.into(), name: name.into() }
     }
+
+    /// The inverse of `Display`: `namespace/name`, or `name` for a cluster-scoped object.
+    pub fn parse(s: &str) -> Self {
+        match s.split_once('/') {
+            Some((ns, n)) => ObjectRef::new(ns, n),
+            None => ObjectRef::new("", s),
+        }
+    }
 }
 
 impl fmt::Display for ObjectRef {

@@ -175,8 +175,7 @@ fn allocate(registry: &Registry, model: &Model, held: &[Allocation]) -> (Allocat
         let present: BTreeSet<String> = services.iter().map(|s| s.id.to_string()).collect();
         for a in held {
             if !present.contains(&a.service) {
-                let (ns, name) = a.service.split_once('/').unwrap_or(("", a.service.as_str()));
-                inst.release(&input::object_ref(&ObjectRef::new(ns, name)))?;
+                inst.release(&input::object_ref(&ObjectRef::parse(&a.service)))?;
             }
         }
         let mut granted = Vec::new();
@@ -277,8 +276,7 @@ fn advertise(registry: &Registry, model: &Model, node: &str, granted: &[Allocati
         type Key = (String, String, ipnet::IpNet);
         let mut routes: BTreeMap<Key, BgpRoute> = BTreeMap::new();
         for a in granted {
-            let (ns, name) = a.service.split_once('/').unwrap_or(("", a.service.as_str()));
-            let Some(svc) = model.service(&ObjectRef::new(ns, name)) else { continue };
+            let Some(svc) = model.service(&ObjectRef::parse(&a.service)) else { continue };
             let ann = match inst.announce(&input::advertise_service(svc, a)) {
                 Ok(ann) => ann,
                 // A trapped instance cannot answer for the other services: the section fails.

@@ -144,12 +144,8 @@ pub fn allocation_from_wit(a: &alloc::Allocation) -> ferrolb_store::Allocation {
 
 /// A stored allocation as a plugin takes it (`existing` on open).
 pub fn allocation_to_wit(a: &ferrolb_store::Allocation) -> alloc::Allocation {
-    let (namespace, name) = match a.service.split_once('/') {
-        Some((ns, n)) => (ns.to_string(), n.to_string()),
-        None => (String::new(), a.service.clone()),
-    };
     alloc::Allocation {
-        service: wit::ObjectRef { namespace, name },
+        service: object_ref(&model::ObjectRef::parse(&a.service)),
         ips: a.ips.iter().copied().map(ip_to_wit).collect(),
         pool: a.pool.clone(),
     }
