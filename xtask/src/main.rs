@@ -18,7 +18,19 @@ use anyhow::{Context, Result, bail};
 const WASM_TARGET: &str = "wasm32-wasip2";
 
 /// Debian packages the lab tests need (installed when running as root and missing).
-const DEBIAN_PACKAGES: &[&str] = &[];
+const DEBIAN_PACKAGES: &[&str] = &[
+    "frr",
+    "bird2",
+    "exabgp",
+    "arping",
+    "ndisc6",
+    "iputils-ping",
+    "tcpdump",
+    "nftables",
+    "user-mode-linux",
+    "python3-scapy",
+    "iproute2",
+];
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
