@@ -1,18 +1,22 @@
-//! ferrolb's default egress policy: source address and routing table of traffic leaving a service.
+//! ferrolb's default egress policy: the node, source address and routing table of traffic leaving
+//! a service, with OVN-Kubernetes EgressService semantics.
 //!
-//! Not written yet (its own issue gives it OVN-Kubernetes EgressService semantics): every entry
-//! point answers an explicit `not-implemented` error so that the host never acts on a made-up answer.
+//! All the logic lives in `ferrolb-egress-core` (a plain `no_std` library the host can also call
+//! natively); this component only converts the WIT records of `ferrolb:policy/egress` to the
+//! core's types and back, and keeps the core's planner in the `egress-planner` resource. Every
+//! input is converted totally (no value of a WIT type is rejected by a trap); contract breaches
+//! the core detects come back as `invalid-input`, per-service problems as refusals.
 #![no_std]
 
 extern crate alloc;
 
 use alloc::string::ToString;
-use alloc::vec::Vec;
+
 use bindings::PluginInfo;
-use bindings::exports::ferrolb::policy::egress_policy::{
-    EgressConfig, EgressDecision, EgressPlanner, EgressService, Guest as Policy, GuestEgressPlanner, Node, PolicyError,
-};
+use ferrolb_egress_core as core_egress;
 use ferrolb_guest as _;
+
+mod glue;
 
 /// Bindings generated from `wit/` (the generated code is the only unsafe code of a plugin).
 #[allow(unsafe_code, missing_docs)]
@@ -21,8 +25,6 @@ mod bindings {
     use super::Plugin;
     export!(Plugin);
 }
-
-const NOT_IMPLEMENTED: &str = "the default egress policy is not implemented yet";
 
 struct Plugin;
 
@@ -36,21 +38,7 @@ impl bindings::Guest for Plugin {
     }
 }
 
-impl Policy for Plugin {
-    type EgressPlanner = State;
-}
-
-/// The planner's state (never constructed until the policy is written).
-struct State;
-
-impl GuestEgressPlanner for State {
-    fn open(_config: EgressConfig) -> Result<EgressPlanner, PolicyError> {
-        Err(PolicyError::NotImplemented(NOT_IMPLEMENTED.to_string()))
-    }
-
-    fn update_nodes(&self, _nodes: Vec<Node>) {}
-
-    fn decide(&self, _svc: EgressService) -> Result<EgressDecision, PolicyError> {
-        Err(PolicyError::NotImplemented(NOT_IMPLEMENTED.to_string()))
-    }
+/// The service hook of the glue: the default policy decides every service as it is.
+fn adjust(svc: core_egress::Service) -> core_egress::Service {
+    svc
 }
