@@ -249,13 +249,16 @@ impl Frr {
         cmd.arg("-f").arg(&file);
         let out = crate::error::output(&mut cmd)?;
         let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
-        // vtysh -f reports refused lines on its output and may still exit 0.
-        if !out.status.success() || text.lines().any(|l| l.starts_with('%') || l.contains("line ")) {
+        // A refused line makes vtysh exit non-zero (`line 2: % Unknown command: ...`, status 2).
+        if !out.status.success() {
             return Err(LabError::Command {
                 cmd: crate::error::describe(&cmd),
                 status: out.status.to_string(),
                 output: format!("{}\nconfig was:\n{config}", text.trim()),
             });
+        }
+        if !text.trim().is_empty() {
+            eprintln!("ferrolb-lab: vtysh said, applying config in {}:\n{}", self.ns.name(), text.trim());
         }
         Ok(())
     }

@@ -314,6 +314,34 @@ impl Netns {
         Ok(())
     }
 
+    /// Loads an nftables ruleset (the multi-line `nft -f` syntax) inside the namespace.
+    ///
+    /// ```no_run
+    /// # let ns = ferrolb_lab::Netns::new("x")?;
+    /// // Silently drop everything on eth0, e.g. to make a BFD or BGP hold timer expire.
+    /// ns.nft("table inet blackhole {
+    ///   chain in  { type filter hook input  priority -300; iifname \"eth0\" drop; }
+    ///   chain out { type filter hook output priority -300; oifname \"eth0\" drop; }
+    /// }")?;
+    /// ns.nft("delete table inet blackhole")?;
+    /// # Ok::<(), ferrolb_lab::LabError>(())
+    /// ```
+    pub fn nft(&self, ruleset: &str) -> Result<()> {
+        use std::io::Write as _;
+        let mut cmd = self.command("nft");
+        cmd.args(["-f", "-"]).stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
+        let what = describe(&cmd);
+        let mut child = cmd.spawn().map_err(|source| LabError::Spawn { cmd: what.clone(), source })?;
+        if let Some(mut stdin) = child.stdin.take() {
+            stdin.write_all(ruleset.as_bytes()).map_err(|e| crate::error::io_err(format!("writing to `{what}`"), e))?;
+        }
+        let out = child.wait_with_output().map_err(|e| crate::error::io_err(format!("waiting for `{what}`"), e))?;
+        if !out.status.success() {
+            return Err(crate::error::failed(&cmd, &out));
+        }
+        Ok(())
+    }
+
     /// The pids of every process running inside the namespace.
     pub fn pids(&self) -> Result<Vec<u32>> {
         namespace_pids(self.name())
