@@ -144,6 +144,9 @@ impl Frr {
     /// Starts `daemons` (zebra first, whatever the order given) inside `ns`, waits until each has
     /// opened its vty socket, then applies `config` (integrated `frr.conf` syntax) with vtysh.
     ///
+    /// With bgpd, `bgp route-map delay-timer 0` is applied before `config` (FRR's default of 5 s
+    /// holds every peer for that long after a config with a route-map); `config` may set another.
+    ///
     /// Fails with the daemons' logs if one exits or the configuration is refused.
     pub fn start(ns: &Netns, daemons: &[Daemon], config: &str) -> Result<Frr> {
         let dir = private_dir("flb-frr-", Some("frr:frr"))?;
@@ -156,10 +159,17 @@ impl Frr {
             }
         }
         order.sort_by_key(|d| *d != Daemon::Zebra);
+        let bgp = order.contains(&Daemon::Bgpd);
         for d in order {
             frr.start_daemon(d)?;
         }
-        frr.apply(config)?;
+        if bgp {
+            // bgpd holds its peers until route-map changes settle: 5 s by default whenever the
+            // config has a route-map. A lab wants its sessions now.
+            frr.apply(&format!("bgp route-map delay-timer 0\n{config}"))?;
+        } else {
+            frr.apply(config)?;
+        }
         Ok(frr)
     }
 
@@ -210,7 +220,7 @@ impl Frr {
         }
     }
 
-    /// Fails with the logs if any daemon has exited.
+    /// Fails with the logs if any daemon has exited (a crash, or a refused command line).
     pub fn check_running(&mut self) -> Result<()> {
         for (d, p) in &mut self.daemons {
             if let Some(status) = p.try_wait()? {
@@ -223,6 +233,16 @@ impl Frr {
             }
         }
         Ok(())
+    }
+
+    /// Kills one daemon outright (SIGKILL), as a crash would: its peers see the session die by
+    /// hold timer or BFD, not by a NOTIFICATION. Fails if the daemon was not started.
+    pub fn kill_daemon(&mut self, daemon: Daemon) -> Result<()> {
+        let Some(i) = self.daemons.iter().position(|(d, _)| *d == daemon) else {
+            return Err(LabError::Invalid(format!("{} is not running", daemon.name())));
+        };
+        let (_, mut p) = self.daemons.remove(i);
+        p.kill().map(|_| ())
     }
 
     /// The namespace the daemons run in.

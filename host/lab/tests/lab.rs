@@ -110,6 +110,7 @@ fn frr_ebgp_ipv4_and_ipv6_exchange_prefixes() {
     let f1 = Frr::start(&r1, &daemons, c1).expect("FRR r1");
     let f2 = Frr::start(&r2, &daemons, c2).expect("FRR r2");
     wait_established(&f2, Family::Ipv4, "10.0.12.1");
+    let v4_up = started.elapsed();
     wait_established(&f2, Family::Ipv6, "2001:db8:12::1");
     let established = started.elapsed();
 
@@ -182,7 +183,7 @@ fn frr_ebgp_ipv4_and_ipv6_exchange_prefixes() {
         f2.rib(Family::Ipv6).is_ok_and(|r| r.iter().any(|r| r.protocol == "bgp" && r.installed))
     })
     .expect("rib6");
-    eprintln!("frr_ebgp: both sessions Established {established:?} after start");
+    eprintln!("frr_ebgp: IPv4 session Established {v4_up:?}, both {established:?} after start");
 }
 
 #[test]
@@ -252,10 +253,23 @@ fn frr_bfd_comes_up_and_detects_silence() {
     })
     .expect("BGP down");
     let diag = f1.bfd_peers().expect("peers");
+    assert_eq!(diag.len(), 1, "{diag:?}");
     assert_eq!(diag[0].diagnostic, "control detection time expired", "{diag:?}");
     // Lift the blackhole: BFD and BGP recover.
     r2.nft("delete table inet blackhole").expect("unblock");
     wait_established(&f1, Family::Ipv4, "10.0.12.2");
+    wait_until(SESSION_TIMEOUT, "r1's BFD to come back up", || {
+        f1.bfd_peers().is_ok_and(|p| p.iter().all(|p| p.is_up()))
+    })
+    .expect("BFD back up");
+    // A crashed bfdd on r2 looks like silence to r1.
+    let mut f2 = f2;
+    f2.kill_daemon(Daemon::Bfdd).expect("kill bfdd");
+    assert!(f2.kill_daemon(Daemon::Bfdd).is_err(), "bfdd is no longer running");
+    wait_until(Duration::from_secs(5), "r1's BFD to go down after r2's bfdd died", || {
+        f1.bfd_peers().is_ok_and(|p| p.iter().any(|p| p.status == "down"))
+    })
+    .expect("BFD down after crash");
     eprintln!("frr_bfd: Up {up:?} after daemons started; down detected within {detected:?} (poll granularity)");
 }
 
