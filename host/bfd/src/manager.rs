@@ -208,7 +208,7 @@ impl Manager {
     pub fn remove_session(&mut self, now: Instant, id: SessionId) -> Option<Output> {
         let mut e = self.sessions.remove(&id.discriminator())?;
         self.by_key.remove(&e.key);
-        self.totals.session_up -= e.counters.session_up;
+        self.totals.session_up = self.totals.session_up.saturating_sub(e.counters.session_up);
         e.session.set_admin_down(now, true);
         let mut last = None;
         while let Some(a) = e.session.poll_action() {
@@ -381,7 +381,7 @@ impl Manager {
                         c.down_events += 1;
                         t.down_events += 1;
                         c.session_up = 0;
-                        t.session_up -= 1;
+                        t.session_up = t.session_up.saturating_sub(1);
                     }
                 }
             }

@@ -363,17 +363,27 @@ impl Session {
 
     /// Runs the timers due at `now` (call at [`Session::poll_timeout`], earlier is harmless).
     pub fn handle_timeout(&mut self, now: Instant) {
-        if self.detect_deadline.is_some_and(|t| t <= now) {
-            // §6.8.1: bfd.RemoteDiscr "MUST be reset to zero if Detection Time passes without
-            // the receipt of a valid, authenticated BFD packet from the remote system".
-            self.forget_remote();
-            self.fsm(Event::DetectionTimeExpired);
+        // A state change can shorten the detection time (e.g. echo stops, Required Min RX
+        // drops back): loop until no deadline at or before `now` is left.
+        for _ in 0..4 {
+            let mut fired = false;
+            if self.detect_deadline.is_some_and(|t| t <= now) {
+                // §6.8.1: bfd.RemoteDiscr "MUST be reset to zero if Detection Time passes
+                // without the receipt of a valid, authenticated BFD packet from the remote system".
+                self.forget_remote();
+                self.fsm(Event::DetectionTimeExpired);
+                fired = true;
+            }
+            if self.echo_deadline.is_some_and(|t| t <= now) {
+                self.echo_deadline = None;
+                self.fsm(Event::EchoFailed);
+                fired = true;
+            }
+            self.settle(now);
+            if !fired {
+                break;
+            }
         }
-        if self.echo_deadline.is_some_and(|t| t <= now) {
-            self.echo_deadline = None;
-            self.fsm(Event::EchoFailed);
-        }
-        self.settle(now);
         self.transmit_due(now);
     }
 
