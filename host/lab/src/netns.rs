@@ -188,7 +188,16 @@ impl Netns {
         }
         let n = NS_COUNTER.fetch_add(1, Ordering::Relaxed);
         let name = format!("{NAME_PREFIX}{tag}-{}-{}", base36(std::process::id().into()), base36(n.into()));
-        run(&mut command("ip", &["netns", "add", &name]))?;
+        // Two processes creating their first namespace at once can race on setting up
+        // /run/netns; a retry settles it.
+        let mut attempt = 0;
+        while let Err(e) = run(&mut command("ip", &["netns", "add", &name])) {
+            attempt += 1;
+            if attempt == 3 {
+                return Err(e);
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
         let ns = Netns { inner: Arc::new(Inner { name, root_links: Mutex::new(Vec::new()) }) };
         ns.link_up("lo")?;
         Ok(ns)
@@ -340,6 +349,17 @@ impl Netns {
             return Err(crate::error::failed(&cmd, &out));
         }
         Ok(())
+    }
+
+    /// The MAC address of an interface, as `ip` prints it (`0e:07:d5:84:5a:c5`).
+    pub fn mac(&self, ifname: &str) -> Result<String> {
+        let out = self.ip(&["-o", "link", "show", "dev", ifname])?;
+        let mut words = out.split_whitespace();
+        words
+            .find(|w| *w == "link/ether")
+            .and_then(|_| words.next())
+            .map(str::to_owned)
+            .ok_or_else(|| LabError::Parse { what: format!("`ip link show dev {ifname}`"), detail: out.clone() })
     }
 
     /// The pids of every process running inside the namespace.

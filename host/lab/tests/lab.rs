@@ -80,6 +80,12 @@ fn netns_bridge_routes_and_forwarding() {
     // The three namespaces each have their own eth0; the switch sees three bridge ports.
     let ports = sw.ip(&["-o", "link", "show", "master", "br0"]).expect("ports");
     assert_eq!(ports.lines().count(), 3, "{ports}");
+    // h2 learned h1's MAC over the bridge (the pings above resolved it by ARP).
+    let h1_mac = hosts[0].mac("eth0").expect("mac");
+    assert_eq!(h1_mac.len(), 17, "{h1_mac}");
+    let neigh = hosts[1].ip(&["neigh", "show", "10.1.0.1"]).expect("neigh");
+    assert!(neigh.contains(&h1_mac), "{neigh} lacks {h1_mac}");
+    assert!(hosts[0].mac("lo").is_err(), "lo has no Ethernet address");
 }
 
 #[test]
