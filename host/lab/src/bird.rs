@@ -127,7 +127,8 @@ impl Bird {
     pub fn configure(&self, config: &str) -> Result<()> {
         write_file(&self.path.join("bird.conf"), config)?;
         let out = self.birdc("configure")?;
-        if out.contains("Reconfigured") || out.contains("Reconfiguration in progress") || out.contains("Reading") {
+        // `Reading configuration from F` then `Reconfigured`, or a parse error instead.
+        if out.contains("Reconfigured") || out.contains("Reconfiguration in progress") {
             Ok(())
         } else {
             Err(LabError::Command { cmd: "birdc configure".into(), status: "refused".into(), output: out })

@@ -323,6 +323,17 @@ fn bird_injects_1000_static_prefixes_into_frr() {
     assert_eq!(r.len(), 1, "{r:?}");
     assert_eq!((r[0].kind.as_str(), r[0].protocol.as_str(), r[0].best), ("blackhole", "inject", true));
     assert!(bird.routes("198.51.100.0/24").expect("absent").is_empty());
+    // Reconfiguration: a refused config changes nothing; a bigger injector announces the extra prefix.
+    let err = bird.configure("protocol static {").expect_err("a broken config must be refused");
+    assert!(err.to_string().contains("syntax error"), "{err}");
+    let mut more = inj.clone();
+    more.count = 1001;
+    bird.configure(&more.config().expect("config")).expect("reconfigure");
+    wait_for(SESSION_TIMEOUT, "FRR to count 1001 prefixes after reconfiguration", || {
+        let n = frr.bgp_summary()?.prefixes_received(Family::Ipv4, "10.0.12.1");
+        if n == 1001 { Ok(()) } else { Err(format!("{n} of 1001")) }
+    })
+    .expect("1001 prefixes");
     eprintln!("bird_injects: FRR counted 1000 prefixes {took:?} after BIRD started");
 }
 
