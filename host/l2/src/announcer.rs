@@ -49,6 +49,7 @@
 //! ARP goes out as whole Ethernet frames ([`Action::SendFrame`], for an AF_PACKET socket). NDP goes
 //! out either as ICMPv6 messages for a raw ICMPv6 socket with hop limit 255 ([`Action::SendIcmpv6`],
 //! [`NdpOutput::Icmpv6Socket`], the default) or as whole Ethernet frames ([`NdpOutput::EthernetFrame`]).
+//! The NA source address is the target address by default ([`NaSource`]).
 //! Received NDP can come either way too ([`Input::Frame`] or [`Input::Icmpv6`]). For every IPv6
 //! address active on an interface the announcer asks the driver to join its solicited-node group
 //! there ([`Action::JoinGroup`]/[`Action::LeaveGroup`]): a raw ICMPv6 socket only sees an NS sent to
@@ -98,6 +99,20 @@ pub enum NdpOutput {
     EthernetFrame,
 }
 
+/// The IPv6 source address of the Neighbor Advertisements the announcer sends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub enum NaSource {
+    /// The target address itself, as Linux does for its own addresses. Some tools (ndisc6 1.0.5)
+    /// drop an answer for a global target that comes from a link-local source, because its scope
+    /// id differs from the target's. On a raw ICMPv6 socket the driver needs `IPV6_FREEBIND` (or
+    /// the address configured locally, as kube-proxy's IPVS mode does on `kube-ipvs0`).
+    #[default]
+    Target,
+    /// The interface's link-local address ([`InterfaceFacts::link_local`], else the EUI-64 one
+    /// of its MAC; on a raw socket `None` lets the kernel choose), as MetalLB does.
+    LinkLocal,
+}
+
 /// Announcer settings.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AnnouncerConfig {
@@ -108,6 +123,8 @@ pub struct AnnouncerConfig {
     pub garp_form: GarpForm,
     /// NDP output path.
     pub ndp_output: NdpOutput,
+    /// Source address of Neighbor Advertisements.
+    pub na_source: NaSource,
 }
 
 /// Longest allowed gratuitous schedule.
@@ -119,6 +136,7 @@ impl Default for AnnouncerConfig {
             schedule: [0, 100, 300, 1000, 2000].into_iter().map(Duration::from_millis).collect(),
             garp_form: GarpForm::default(),
             ndp_output: NdpOutput::default(),
+            na_source: NaSource::default(),
         }
     }
 }
@@ -232,7 +250,7 @@ pub enum Action {
         interface: String,
         /// Why.
         kind: SendKind,
-        /// Source address to set with IPV6_PKTINFO; `None`: let the kernel choose.
+        /// Source address to set with IPV6_PKTINFO (see [`NaSource`]); `None`: let the kernel choose.
         src: Option<Ipv6Addr>,
         /// Destination address.
         dst: Ipv6Addr,
@@ -567,14 +585,19 @@ impl Announcer {
     }
 
     fn send_ndp(&mut self, iface: &InterfaceFacts, dst: Ipv6Addr, dst_mac: MacAddr, msg: &NdpRepr, kind: SendKind) {
-        let src = iface.link_local.unwrap_or_else(|| ndp::link_local_from_mac(iface.mac));
+        let (src, socket_src) = match self.config.na_source {
+            NaSource::Target => (msg.target(), Some(msg.target())),
+            NaSource::LinkLocal => {
+                (iface.link_local.unwrap_or_else(|| ndp::link_local_from_mac(iface.mac)), iface.link_local)
+            }
+        };
         let message = msg.to_bytes(&src, &dst);
         let action = match self.config.ndp_output {
             NdpOutput::Icmpv6Socket => Action::SendIcmpv6 {
                 ifindex: iface.index,
                 interface: iface.name.clone(),
                 kind,
-                src: iface.link_local,
+                src: socket_src,
                 dst,
                 hop_limit: HOP_LIMIT,
                 message,

@@ -6,7 +6,8 @@ use std::time::{Duration, Instant};
 
 use ferrolb_l2::MacAddr;
 use ferrolb_l2::announcer::{
-    Action, Announcement, Announcer, AnnouncerConfig, ConfigError, GarpForm, Input, InterfaceFacts, NdpOutput, SendKind,
+    Action, Announcement, Announcer, AnnouncerConfig, ConfigError, GarpForm, Input, InterfaceFacts, NaSource,
+    NdpOutput, SendKind,
 };
 use ferrolb_l2::wire::arp::{ArpOperation, ArpPacket, ArpRepr};
 use ferrolb_l2::wire::ethernet::{ETHERTYPE_ARP, ETHERTYPE_IPV6, EthernetFrame, EthernetRepr};
@@ -120,8 +121,9 @@ fn takeover_announces_at_once_on_allowed_up_interfaces() {
     assert_eq!(arp, ArpRepr::announcement(MAC0, V4));
     // The unsolicited NA: to ff02::1, hop limit 255, S=0 O=1, TLLA = the interface's MAC, valid.
     let Action::SendIcmpv6 { src, dst, hop_limit, message, .. } = &acts[3] else { panic!("expected icmpv6") };
-    assert_eq!((*src, *dst, *hop_limit), (Some(ndp::link_local_from_mac(MAC0)), ndp::ALL_NODES, 255));
-    let ctx = IpContext { src: ndp::link_local_from_mac(MAC0), dst: ndp::ALL_NODES, hop_limit: 255 };
+    // From the target address itself (NaSource::Target, the default, as Linux does).
+    assert_eq!((*src, *dst, *hop_limit), (Some(v6("2001:db8::10")), ndp::ALL_NODES, 255));
+    let ctx = IpContext { src: v6("2001:db8::10"), dst: ndp::ALL_NODES, hop_limit: 255 };
     assert_eq!(
         NdpRepr::parse_bytes(message, &ctx),
         Ok(NdpRepr::NeighborAdvert {
@@ -285,8 +287,8 @@ fn neighbor_solicitations_on_the_raw_socket_path() {
     else {
         panic!("one solicited NA on eth1 expected, got {acts:?}")
     };
-    assert_eq!((*src, *dst), (Some(ndp::link_local_from_mac(MAC1)), client));
-    let reply_ctx = IpContext { src: ndp::link_local_from_mac(MAC1), dst: client, hop_limit: 255 };
+    assert_eq!((*src, *dst), (Some(target), client));
+    let reply_ctx = IpContext { src: target, dst: client, hop_limit: 255 };
     assert_eq!(
         NdpRepr::parse_bytes(message, &reply_ctx),
         Ok(NdpRepr::NeighborAdvert {
@@ -303,7 +305,7 @@ fn neighbor_solicitations_on_the_raw_socket_path() {
         panic!("DAD defence expected, got {acts:?}")
     };
     assert_eq!(*dst, ndp::ALL_NODES);
-    let dctx2 = IpContext { src: ndp::link_local_from_mac(MAC0), dst: ndp::ALL_NODES, hop_limit: 255 };
+    let dctx2 = IpContext { src: target, dst: ndp::ALL_NODES, hop_limit: 255 };
     assert!(matches!(
         NdpRepr::parse_bytes(message, &dctx2),
         Ok(NdpRepr::NeighborAdvert { flags: NaFlags { solicited: false, override_: true, .. }, .. })
@@ -350,10 +352,8 @@ fn ethernet_path_answers_ndisc6_exactly_as_the_kernel_did() {
         ..AnnouncerConfig::default()
     })
     .expect("config");
-    // The kernel answered from the target address itself; ask for that source to compare bytes.
-    let mut vb = iface(7, "vb", mac_b, true);
-    vb.link_local = Some(v6("2001:db8::10"));
-    a.set_interfaces(t0, vec![vb]);
+    // The kernel answers from the target address itself, as NaSource::Target (the default) does.
+    a.set_interfaces(t0, vec![iface(7, "vb", mac_b, true)]);
     a.set_announcements(t0, vec![Announcement { ip: "2001:db8::10".parse().expect("ip"), interfaces: vec![] }]);
     assert!(matches!(&drain(&mut a)[..], [Action::JoinGroup { ifindex: 7, .. }]));
     a.handle_frame(t0, 7, &hex(NDISC6_NS));
@@ -369,7 +369,11 @@ fn ethernet_path_answers_ndisc6_exactly_as_the_kernel_did() {
 #[test]
 fn ethernet_path_unsolicited_na_and_dad_reply_frames() {
     let t0 = Instant::now();
-    let config = AnnouncerConfig { ndp_output: NdpOutput::EthernetFrame, ..AnnouncerConfig::default() };
+    let config = AnnouncerConfig {
+        ndp_output: NdpOutput::EthernetFrame,
+        na_source: NaSource::LinkLocal,
+        ..AnnouncerConfig::default()
+    };
     let mut ifs = interfaces();
     ifs[0].link_local = None; // EUI-64 from the MAC then
     let mut a = Announcer::new(config).expect("config");
@@ -631,4 +635,30 @@ fn garbage_into_the_announcer_never_panics() {
         drain(&mut a);
     }
     assert!(a.counters().malformed_total() > 0);
+}
+
+#[test]
+fn link_local_na_source_on_the_raw_socket_path() {
+    let t0 = Instant::now();
+    let mut ifs = interfaces();
+    ifs[1].link_local = None;
+    let mut a = Announcer::new(AnnouncerConfig { na_source: NaSource::LinkLocal, ..AnnouncerConfig::default() })
+        .expect("config");
+    a.set_interfaces(t0, ifs);
+    a.set_announcements(t0, announcements());
+    let srcs: Vec<(u32, Option<Ipv6Addr>)> = drain(&mut a)
+        .into_iter()
+        .filter_map(|x| match x {
+            Action::SendIcmpv6 { ifindex, src, message, dst, .. } => {
+                // Checksummed for the link-local address (the kernel recomputes it anyway).
+                let from = src.unwrap_or_else(|| ndp::link_local_from_mac(MAC1));
+                let ctx = IpContext { src: from, dst, hop_limit: 255 };
+                assert!(NdpRepr::parse_bytes(&message, &ctx).is_ok());
+                Some((ifindex, src))
+            }
+            _ => None,
+        })
+        .collect();
+    // eth0 knows its link-local; eth1 does not: the kernel chooses.
+    assert_eq!(srcs, vec![(2, Some(ndp::link_local_from_mac(MAC0))), (3, None)]);
 }
