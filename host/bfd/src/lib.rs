@@ -23,5 +23,5 @@ pub mod wire;
 
 pub use manager::{Counters, Manager, ManagerError, Output, PeerKey, RxMeta, SessionId};
 pub use profile::{BfdProfile, HopMode, Profile, ProfileError};
-pub use session::{Action, AuthKey, Session, SessionError, SessionParams};
+pub use session::{Action, AuthKey, Input, Session, SessionError, SessionParams};
 pub use wire::{Auth, Diag, EchoRepr, Packet, Repr, State, WireError};

@@ -187,6 +187,22 @@ pub enum Action {
     },
 }
 
+/// Every input a session takes, as data: a recorded `(offset from start, Input)` log and the
+/// PRNG seed replay a session exactly through [`Session::handle`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Input {
+    /// [`Session::handle_packet`].
+    Packet(Repr),
+    /// [`Session::handle_echo`].
+    Echo(EchoRepr),
+    /// [`Session::handle_timeout`].
+    Timeout,
+    /// [`Session::set_admin_down`].
+    AdminDown(bool),
+    /// [`Session::set_params`].
+    Params(SessionParams),
+}
+
 /// The events of the state machine (RFC 5880 §6.2 diagram labels).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Event {
@@ -296,6 +312,26 @@ impl Session {
     }
 
     // ----- inputs -----
+
+    /// Dispatches one [`Input`].
+    pub fn handle(&mut self, now: Instant, input: Input) -> Result<(), SessionError> {
+        match input {
+            Input::Packet(r) => self.handle_packet(now, &r),
+            Input::Echo(e) => self.handle_echo(now, &e),
+            Input::Timeout => {
+                self.handle_timeout(now);
+                Ok(())
+            }
+            Input::AdminDown(down) => {
+                self.set_admin_down(now, down);
+                Ok(())
+            }
+            Input::Params(p) => {
+                self.set_params(now, p);
+                Ok(())
+            }
+        }
+    }
 
     /// A control packet for this session arrived (already parsed, §6.8.6 packet checks done,
     /// demultiplexed, TTL checked). Applies the rest of §6.8.6.
