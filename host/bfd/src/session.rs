@@ -8,7 +8,7 @@
 //! [`Prng`].
 //!
 //! Behaviour, with the RFC sections it follows:
-//! - State machine §6.2 / §6.8.6: one `match` over (state, event) in [`Session::fsm`].
+//! - State machine §6.2 / §6.8.6: one `match` over (state, event) in `Session::fsm`.
 //! - Transmit interval §6.8.2/§6.8.7: `max(bfd.DesiredMinTxInterval, bfd.RemoteMinRxInterval)`,
 //!   reduced per packet by a random 0–25 % (10–25 % when our Detect Mult is 1). While the
 //!   session is not Up, bfd.DesiredMinTxInterval is at least 1 s (§6.8.3). A packet is also
