@@ -292,6 +292,10 @@ fn rfc4861_7_1_1_solicitation_rules() {
         NdpRepr::parse_bytes(&extra, &ctx),
         Ok(NdpRepr::NeighborSolicit { target: ipv6("2001:db8::10"), source_lladdr: Some(MAC_A) })
     );
+    // A multicast source is refused (an answer would be a solicited NA to a group).
+    let from_group = IpContext { src: ipv6("ff02::1"), ..ctx };
+    let m = ns_with(&from_group, |_| {});
+    assert_eq!(NdpRepr::parse_bytes(&m, &from_group), Err(WireError::Ipv6SourceMulticast(ipv6("ff02::1"))));
     // Not an NS/NA at all.
     let echo = ns_with(&ctx, |m| m[0] = 128);
     assert_eq!(NdpRepr::parse_bytes(&echo, &ctx), Err(WireError::Icmpv6Type(128)));

@@ -61,6 +61,9 @@ pub enum WireError {
         /// Bytes after the header.
         available: usize,
     },
+    /// A multicast IPv6 source address (RFC 4291 §2.7: multicast addresses are never sources).
+    #[error("IPv6: multicast source address {0}")]
+    Ipv6SourceMulticast(std::net::Ipv6Addr),
     /// The ICMPv6 type is not the one expected.
     #[error("ICMPv6: type {0} is not a Neighbor Solicitation or Advertisement")]
     Icmpv6Type(u8),
@@ -119,6 +122,7 @@ impl WireError {
             WireError::ArpOperation(_) => "arp_operation",
             WireError::Ipv6Version(_) => "ipv6_version",
             WireError::Ipv6PayloadLength { .. } => "ipv6_payload_length",
+            WireError::Ipv6SourceMulticast(_) => "ipv6_source_multicast",
             WireError::Icmpv6Type(_) => "icmpv6_type",
             WireError::NdpHopLimit(_) => "ndp_hop_limit",
             WireError::Icmpv6Checksum { .. } => "icmpv6_checksum",

@@ -48,7 +48,8 @@
 //! ```
 //!
 //! Validation ([`NdpRepr::parse`]) applies every rule of §7.1.1 (NS) and §7.1.2 (NA) that does
-//! not need the node's own state: hop limit 255, valid checksum, code 0, length ≥ 24, target not
+//! not need the node's own state, and refuses a multicast source (RFC 4291 §2.7: never a source,
+//! and an answer to it would be a solicited NA to a multicast address): hop limit 255, valid checksum, code 0, length ≥ 24, target not
 //! multicast, no option of length 0; an NS from the unspecified address (DAD) must go to a
 //! solicited-node multicast address and must not carry a Source Link-Layer Address option; an NA
 //! to a multicast address must have S = 0. Unknown options are skipped (§4.6), a repeated
@@ -254,6 +255,9 @@ impl NdpRepr {
     pub fn parse<T: AsRef<[u8]>>(p: &NdpPacket<T>, ip: &IpContext) -> Result<NdpRepr, WireError> {
         if ip.hop_limit != HOP_LIMIT {
             return Err(WireError::NdpHopLimit(ip.hop_limit));
+        }
+        if ip.src.is_multicast() {
+            return Err(WireError::Ipv6SourceMulticast(ip.src));
         }
         if icmpv6_checksum(&ip.src, &ip.dst, p.as_bytes()) != 0 {
             let mut zeroed = p.as_bytes().to_vec();
