@@ -184,6 +184,10 @@ pub enum Action {
         to: State,
         /// Why.
         diag: Diag,
+        /// The peer's state as last heard (AdminDown here means the peer took the session down
+        /// administratively: RFC 5882 §3.2 says a client SHOULD NOT tear its routing session
+        /// down for that).
+        remote: State,
     },
 }
 
@@ -539,7 +543,7 @@ impl Session {
             self.state = to;
             self.local_diag = diag;
             if from != to {
-                self.actions.push_back(Action::StateChanged { from, to, diag });
+                self.actions.push_back(Action::StateChanged { from, to, diag, remote: self.remote_state });
             }
         }
     }

@@ -101,7 +101,7 @@ fn random_inputs_keep_the_invariants() {
                         assert_eq!(state, State::Up, "echo only while Up");
                         assert_eq!(e.discriminator, ours);
                     }
-                    Action::StateChanged { from, to, diag } => {
+                    Action::StateChanged { from, to, diag, .. } => {
                         assert_eq!(from, state);
                         assert!(legal(from, to), "{from:?} -> {to:?}");
                         if to == State::AdminDown {

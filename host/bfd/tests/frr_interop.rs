@@ -56,7 +56,7 @@ fn child_endpoint() {
                     let _ = tx.send_to(&r.to_bytes(), (peer, hop.control_port()));
                 }
                 Action::TransmitEcho(_) => {}
-                Action::StateChanged { from, to, diag } => {
+                Action::StateChanged { from, to, diag, .. } => {
                     writeln!(log, "STATE {from:?} {to:?} {diag:?}").unwrap();
                 }
             }

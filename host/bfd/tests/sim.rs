@@ -116,6 +116,11 @@ fn detection_is_exact_after_packets_stop() {
         let down = sim.changes(Side::B).into_iter().find(|c| c.2 == State::Down).expect("B detected");
         assert_eq!(down.1, State::Up);
         assert_eq!(down.3, Diag::ControlDetectionTimeExpired);
+        let remote = sim.log.iter().find_map(|(_, e)| match e {
+            Ev::Out(Side::B, Action::StateChanged { to: State::Down, remote, .. }) => Some(*remote),
+            _ => None,
+        });
+        assert_eq!(remote, Some(State::Down), "a silent peer is not an administrative one");
         assert_eq!(down.0, last_rx_b + detect_b, "exactly mult × interval after the last packet");
         // Relative to the cut, within one (jittered) transmit interval of A plus the link delay.
         let after_cut = down.0 - cut;
@@ -242,6 +247,12 @@ fn admin_down_propagates_with_diag_7() {
     let b = sim.changes(Side::B);
     assert_eq!(b.last().map(|c| (c.1, c.2, c.3)), Some((State::Up, State::Down, Diag::NeighborSignaledSessionDown)));
     assert_eq!(b.last().unwrap().0, t + sim.delay, "B reacted to the first AdminDown packet");
+    // The action tells B's client the peer went AdminDown (RFC 5882 §3.2: keep BGP up).
+    let remote = sim.log.iter().rev().find_map(|(_, e)| match e {
+        Ev::Out(Side::B, Action::StateChanged { to: State::Down, remote, .. }) => Some(*remote),
+        _ => None,
+    });
+    assert_eq!(remote, Some(State::AdminDown));
     // B stays Down (a received AdminDown does not move Down to Init) while A keeps sending
     // AdminDown packets at the slow rate.
     assert_eq!(sim.b.state(), State::Down);

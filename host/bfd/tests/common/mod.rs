@@ -208,7 +208,7 @@ impl Sim {
         self.log
             .iter()
             .filter_map(|(t, e)| match e {
-                Ev::Out(s, Action::StateChanged { from, to, diag }) if *s == side => Some((*t, *from, *to, *diag)),
+                Ev::Out(s, Action::StateChanged { from, to, diag, .. }) if *s == side => Some((*t, *from, *to, *diag)),
                 _ => None,
             })
             .collect()
