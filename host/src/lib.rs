@@ -10,6 +10,8 @@
 pub use ferrolb_config as config;
 pub use ferrolb_store as store;
 
+pub mod bfd;
 pub mod cli;
 pub mod controller;
+pub mod l2;
 pub mod policy;
