@@ -153,7 +153,9 @@ pub struct L2Spec {
     pub interfaces: BTreeSet<String>,
 }
 
-fn route_of(r: &adv::BgpRoute) -> Result<RouteSpec, String> {
+/// One route of the answer per peer that hears it (peers are indices into the configuration the
+/// advertiser was opened with; the instance checked they are in range).
+fn routes_of(config: &adv::AdvertiseConfig, r: &adv::BgpRoute) -> Result<Vec<RouteSpec>, String> {
     let mut communities = BTreeSet::new();
     let mut large_communities = BTreeSet::new();
     for c in &r.communities {
@@ -162,14 +164,21 @@ fn route_of(r: &adv::BgpRoute) -> Result<RouteSpec, String> {
             Community::Large((a, b, c)) => large_communities.insert(format!("{a}:{b}:{c}")),
         };
     }
-    Ok(RouteSpec {
-        peer: r.peer.clone(),
-        vrf: r.vrf.clone(),
-        prefix: prefix_from_wit(&r.prefix)?,
-        local_pref: r.local_pref,
-        communities,
-        large_communities,
-    })
+    let prefix = prefix_from_wit(&r.prefix)?;
+    r.peers
+        .iter()
+        .map(|&p| {
+            let peer = config.peers.get(p as usize).ok_or_else(|| format!("route {prefix} to peer index {p}"))?;
+            Ok(RouteSpec {
+                peer: peer.name.clone(),
+                vrf: peer.vrf.clone(),
+                prefix,
+                local_pref: r.local_pref,
+                communities: communities.clone(),
+                large_communities: large_communities.clone(),
+            })
+        })
+        .collect()
 }
 
 /// Normalise a prefix written with host bits (e.g. 203.0.113.201/30) as the network.
@@ -251,7 +260,11 @@ fn run_case(
             let ann = host.instance.announce(&input::advertise_service(svc, alloc)).map_err(|e| fail(e.to_string()))?;
             let Some(expect) = &step.expect else { continue };
             if let Some(want) = &expect.bgp {
-                let got: BTreeSet<RouteSpec> = ann.bgp.iter().map(route_of).collect::<Result<_, _>>().map_err(fail)?;
+                let config = host.instance.config().ok_or_else(|| fail("announce before open".into()))?;
+                let mut got: BTreeSet<RouteSpec> = BTreeSet::new();
+                for r in &ann.bgp {
+                    got.extend(routes_of(config, r).map_err(fail)?);
+                }
                 let want: BTreeSet<RouteSpec> = want.iter().map(normal).collect();
                 if got != want {
                     return Err(fail(format!("announce {name}: bgp {got:?}, expected {want:?}")));

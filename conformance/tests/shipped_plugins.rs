@@ -62,6 +62,23 @@ fn builtin_advertise_passes_every_case() {
 }
 
 #[test]
+fn a_wrong_advertise_plugin_is_caught_by_case_name() {
+    let sloppy = PathBuf::from(ferrolb::policy::builtin::PLUGIN_DIR).join("hostile_sloppy_advertise.wasm");
+    let (p, results) = run(World::Advertise, &PluginSource::Path(sloppy));
+    assert_eq!(p.info.name, "hostile-sloppy-advertise");
+    let failed: Vec<&str> = results.iter().filter(|r| !r.passed()).map(|r| r.name.as_str()).collect();
+    // It ignores BGPAdvertisement `peers`: the cases where an advertisement names its peers fail,
+    // among them the reference's pool-per-peer example; cases without `peers` still pass.
+    assert!(failed.contains(&"peers-listed-limits-the-peers"), "{failed:?}");
+    assert!(failed.contains(&"doc-pool-per-peer"), "{failed:?}");
+    assert!(failed.len() < results.len() / 4, "a bug about peers fails unrelated cases too: {failed:?}");
+    for r in results.iter().filter(|r| !r.passed()) {
+        let f = r.failure.as_deref().unwrap_or_default();
+        assert!(f.starts_with("step "), "{}: failure names no step: {f}", r.name);
+    }
+}
+
+#[test]
 fn builtin_merge_passes_every_case() {
     let (_, results) = run(World::Merge, &PluginSource::Builtin(World::Merge));
     assert!(results.len() >= 60, "only {} merge cases", results.len());

@@ -287,34 +287,38 @@ fn advertise(registry: &Registry, model: &Model, node: &str, granted: &[Allocati
                     continue;
                 }
             };
+            let Some(config) = inst.config() else { return Ok(out) };
             for r in &ann.bgp {
-                // Checked by the instance: well formed.
+                // Checked by the instance: well formed, peers and advertisement in range.
                 let prefix = prefix_from_wit(&r.prefix).map_err(|m| PluginError {
                     world: World::Advertise,
                     plugin: plugin.label(),
                     cause: crate::policy::Cause::InvalidAnswer(m),
                 })?;
-                let entry = routes.entry((r.peer.clone(), r.vrf.clone(), prefix)).or_insert_with(|| BgpRoute {
-                    peer: r.peer.clone(),
-                    vrf: r.vrf.clone(),
-                    prefix,
-                    local_pref: r.local_pref,
-                    communities: vec![],
-                    large_communities: vec![],
-                    services: vec![],
-                });
-                if entry.local_pref != r.local_pref {
-                    tracing::warn!(peer = %r.peer, %prefix, "advertisements disagree on localPref; keeping {:?}", entry.local_pref);
-                }
-                for c in &r.communities {
-                    let (large, text) = community_text(c);
-                    let list = if large { &mut entry.large_communities } else { &mut entry.communities };
-                    if !list.contains(&text) {
-                        list.push(text);
+                for peer in r.peers.iter().filter_map(|&p| config.peers.get(p as usize)) {
+                    let entry =
+                        routes.entry((peer.name.clone(), peer.vrf.clone(), prefix)).or_insert_with(|| BgpRoute {
+                            peer: peer.name.clone(),
+                            vrf: peer.vrf.clone(),
+                            prefix,
+                            local_pref: r.local_pref,
+                            communities: vec![],
+                            large_communities: vec![],
+                            services: vec![],
+                        });
+                    if entry.local_pref != r.local_pref {
+                        tracing::warn!(peer = %peer.name, %prefix, "advertisements disagree on localPref; keeping {:?}", entry.local_pref);
                     }
-                }
-                if !entry.services.contains(&a.service) {
-                    entry.services.push(a.service.clone());
+                    for c in &r.communities {
+                        let (large, text) = community_text(c);
+                        let list = if large { &mut entry.large_communities } else { &mut entry.communities };
+                        if !list.contains(&text) {
+                            list.push(text);
+                        }
+                    }
+                    if !entry.services.contains(&a.service) {
+                        entry.services.push(a.service.clone());
+                    }
                 }
             }
             for l in &ann.l2 {

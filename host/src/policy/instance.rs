@@ -407,8 +407,15 @@ impl AdvertiseInstance {
         Ok(a)
     }
 
+    /// The configuration the advertiser was opened with: route answers refer to its peers and
+    /// BGPAdvertisements by index.
+    pub fn config(&self) -> Option<&adv::AdvertiseConfig> {
+        self.config.as_ref()
+    }
+
     /// The host's checks: about the service asked, well-formed prefixes covering one of its
-    /// addresses, known peers in their own VRF, layer-2 only for its addresses and known nodes.
+    /// addresses, peers and advertisements that exist (by index), each (peer, prefix) once,
+    /// layer-2 only for its addresses and known nodes.
     fn check(&self, svc: &adv::Service, a: &adv::ServiceAnnouncements) -> Result<(), String> {
         let config = self.config.as_ref().ok_or("announcements before any configuration")?;
         if a.service != svc.id {
@@ -418,21 +425,40 @@ impl AdvertiseInstance {
             ));
         }
         let ips: Vec<IpAddr> = svc.ips.iter().map(ip_from_wit).collect();
-        for r in &a.bgp {
+        let mut nets: Vec<(ipnet::IpNet, usize)> = Vec::with_capacity(a.bgp.len());
+        for (i, r) in a.bgp.iter().enumerate() {
             let net = prefix_from_wit(&r.prefix)?;
-            let peer = config
-                .peers
-                .iter()
-                .find(|p| p.name == r.peer)
-                .ok_or_else(|| format!("route {net} to unknown peer {:?}", r.peer))?;
-            if peer.vrf != r.vrf {
+            if r.peers.is_empty() {
+                return Err(format!("route {net} to no peer"));
+            }
+            if r.peers.windows(2).any(|w| w[0] >= w[1]) {
+                return Err(format!("route {net}: peer indices {:?} are not ascending and distinct", r.peers));
+            }
+            for &p in &r.peers {
+                if config.peers.get(p as usize).is_none() {
+                    return Err(format!("route {net} to peer index {p}, but there are {} peers", config.peers.len()));
+                }
+            }
+            nets.push((net, i));
+            if config.bgp_advertisements.get(r.advertisement as usize).is_none() {
                 return Err(format!(
-                    "route {net} to peer {} in VRF {:?}, but the peer is in VRF {:?}",
-                    r.peer, r.vrf, peer.vrf
+                    "route {net} from advertisement index {}, but there are {} BGPAdvertisements",
+                    r.advertisement,
+                    config.bgp_advertisements.len()
                 ));
             }
             if !ips.iter().any(|ip| net.contains(ip)) {
                 return Err(format!("route {net} covers none of the service's addresses"));
+            }
+        }
+        // Each (peer, prefix) once: only routes of one prefix can collide.
+        nets.sort_unstable();
+        for run in nets.chunk_by(|x, y| x.0 == y.0).filter(|run| run.len() > 1) {
+            let mut peers: Vec<u32> = run.iter().flat_map(|&(_, i)| a.bgp[i].peers.iter().copied()).collect();
+            peers.sort_unstable();
+            if let Some(w) = peers.windows(2).find(|w| w[0] == w[1]) {
+                let name = &config.peers[w[0] as usize].name;
+                return Err(format!("route {} to peer {name} given twice", run[0].0));
             }
         }
         for l in &a.l2 {

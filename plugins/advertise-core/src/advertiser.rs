@@ -26,7 +26,7 @@ use crate::endpoints::{bgp_healthy, l2_active, l2_usable_nodes};
 use crate::nodes::{EXCLUDE_LABEL, Local, NodeState};
 use crate::selector::any_matches;
 use crate::types::{
-    BgpRoute, Community, Config, L2Announcement, Node, ObjectRef, OpenError, Service, ServiceAnnouncements,
+    BgpRoute, Community, Config, L2Announcement, Node, ObjectRef, OpenError, RouteGroup, Service, ServiceAnnouncements,
     TrafficPolicy,
 };
 
@@ -62,9 +62,40 @@ impl Advertiser {
 
     /// Decides what to announce for one service: the BGP routes the local node sends to each
     /// peer, and for every address the node elected to answer ARP/NDP, with refusals explaining
-    /// what the service does not get.
+    /// what the service does not get. Routes are named per peer: [`Advertiser::announce_grouped`]
+    /// expanded.
     pub fn announce(&self, svc: &Service) -> ServiceAnnouncements {
-        let mut out = ServiceAnnouncements { service: svc.id.clone(), ..ServiceAnnouncements::default() };
+        let g = self.announce_grouped(svc);
+        let mut bgp = Vec::with_capacity(g.bgp.iter().map(|r| r.peers.len()).sum());
+        let mut i = 0;
+        while i < g.bgp.len() {
+            // Groups of one prefix are adjacent; within the prefix, routes go by peer.
+            let prefix = g.bgp[i].prefix;
+            let end = i + g.bgp[i..].iter().take_while(|r| r.prefix == prefix).count();
+            let mut pairs: Vec<(usize, &RouteGroup)> =
+                g.bgp[i..end].iter().flat_map(|r| r.peers.iter().map(move |&p| (p, r))).collect();
+            pairs.sort_unstable_by_key(|(p, _)| *p);
+            for (p, r) in pairs {
+                let peer = &self.cfg.peers[p];
+                bgp.push(BgpRoute {
+                    peer: peer.name.clone(),
+                    vrf: peer.vrf.clone(),
+                    prefix,
+                    local_pref: r.local_pref,
+                    communities: r.communities.clone(),
+                    advertisement: self.cfg.bgp[r.advertisement].id.clone(),
+                });
+            }
+            i = end;
+        }
+        ServiceAnnouncements { service: g.service, bgp, l2: g.l2, refusals: g.refusals }
+    }
+
+    /// [`Advertiser::announce`] in the compact form that crosses the component boundary: each
+    /// route once with the indices of the peers that hear it.
+    pub fn announce_grouped(&self, svc: &Service) -> ServiceAnnouncements<RouteGroup> {
+        let mut out =
+            ServiceAnnouncements { service: svc.id.clone(), bgp: Vec::new(), l2: Vec::new(), refusals: Vec::new() };
         let Some(pool) = self.cfg.pool(&svc.pool) else {
             out.refusals
                 .push(format!("IPAddressPool \"{}\" is not in the configuration: nothing is announced", svc.pool));
@@ -110,7 +141,14 @@ impl Advertiser {
 
     /// The routes the local node announces (MetalLB's BGP `ShouldAnnounce` then `SetBalancer`
     /// and the per-peer filtering of `adsForPeer`).
-    fn bgp(&self, svc: &Service, ips: &[Ip], ads: &[usize], out: &mut ServiceAnnouncements, told: &mut bool) {
+    fn bgp(
+        &self,
+        svc: &Service,
+        ips: &[Ip],
+        ads: &[usize],
+        out: &mut ServiceAnnouncements<RouteGroup>,
+        told: &mut bool,
+    ) {
         let me = &self.cfg.local_node;
         let standing = match self.nodes.local {
             Local::Ok => None,
@@ -161,7 +199,7 @@ impl Advertiser {
                 if let [(_, a)] = by_len[k..end] {
                     let ad = &self.cfg.bgp[a];
                     for t in self.nodes.bgp_targets[a].iter().flatten() {
-                        self.push_route(out, t.peer, prefix, t.local_pref, ad.communities.clone(), a);
+                        self.push_route(out, t.peer, prefix, t.local_pref, &ad.communities, a);
                     }
                 } else {
                     // Several advertisements: one route per peer, communities unioned, LOCAL_PREF
@@ -181,7 +219,7 @@ impl Advertiser {
                         communities.sort_unstable();
                         communities.dedup();
                         let local_pref = group.iter().find_map(|p| p.2);
-                        self.push_route(out, peer, prefix, local_pref, communities, group[0].1);
+                        self.push_route(out, peer, prefix, local_pref, &communities, group[0].1);
                         i = j;
                     }
                 }
@@ -190,24 +228,31 @@ impl Advertiser {
         }
     }
 
-    /// Appends one route.
+    /// Adds one (peer, route): to the group of the same prefix and attributes when there is one
+    /// (the groups of the prefix being built are the last ones), else as a new group.
     fn push_route(
         &self,
-        out: &mut ServiceAnnouncements,
+        out: &mut ServiceAnnouncements<RouteGroup>,
         peer: usize,
         prefix: crate::types::Prefix,
         local_pref: Option<u32>,
-        communities: Vec<Community>,
+        communities: &[Community],
         ad: usize,
     ) {
-        let p = &self.cfg.peers[peer];
-        out.bgp.push(BgpRoute {
-            peer: p.name.clone(),
-            vrf: p.vrf.clone(),
+        for g in out.bgp.iter_mut().rev().take_while(|g| g.prefix == prefix) {
+            if g.local_pref == local_pref && g.advertisement == ad && g.communities == communities {
+                if let Err(at) = g.peers.binary_search(&peer) {
+                    g.peers.insert(at, peer);
+                }
+                return;
+            }
+        }
+        out.bgp.push(RouteGroup {
+            peers: alloc::vec![peer],
             prefix,
             local_pref,
-            communities,
-            advertisement: self.cfg.bgp[ad].id.clone(),
+            communities: communities.to_vec(),
+            advertisement: ad,
         });
     }
 
@@ -219,7 +264,7 @@ impl Advertiser {
         pool: &Pool,
         ips: &[Ip],
         ads: &[usize],
-        out: &mut ServiceAnnouncements,
+        out: &mut ServiceAnnouncements<RouteGroup>,
         told: &mut bool,
     ) {
         if svc.sharing_key.is_some()

@@ -130,5 +130,5 @@ pub use nodes::EXCLUDE_LABEL;
 pub use types::{
     AddressBlock, AddressPool, BgpAdvertisement, BgpPeer, BgpRoute, Community, CommunityAlias, Config, ConfigError,
     DynamicAsn, Endpoint, InvalidInput, L2Advertisement, L2Announcement, Label, LabelSelector, Node, ObjectRef,
-    OpenError, Prefix, SelectorOperator, SelectorRequirement, Service, ServiceAnnouncements, TrafficPolicy,
+    OpenError, Prefix, RouteGroup, SelectorOperator, SelectorRequirement, Service, ServiceAnnouncements, TrafficPolicy,
 };

@@ -953,3 +953,33 @@ fn well_known_communities_written_as_numbers_or_aliases_agree() {
     let ann = open(&c).announce(&svc("x", "a", &["192.0.2.1"]));
     assert_eq!(ann.bgp[0].communities, [Community::NO_EXPORT, Community::NO_ADVERTISE, Community::NO_EXPORT_SUBCONFED]);
 }
+
+#[test]
+fn grouped_routes_name_each_route_once_with_the_peers_that_hear_it() {
+    // Peers in configuration order: two eBGP, one iBGP between them; one advertisement with a
+    // localPref (iBGP only) and a community, one /24 aggregate advertisement to the first peer.
+    let mut c = config(vec![pool("a", &["192.0.2.0/24"])]);
+    c.peers = vec![ebgp("e1"), ibgp("i1"), ebgp("e2")];
+    c.bgp_advertisements = vec![
+        BgpAdvertisement { local_pref: Some(150), communities: strings(&["65000:1"]), ..bgp_ad("host", &[]) },
+        BgpAdvertisement { aggregation_length: Some(24), peers: strings(&["e1"]), ..bgp_ad("agg", &[]) },
+    ];
+    let adv = open(&c);
+    let s = svc("x", "a", &["192.0.2.7"]);
+    let g = adv.announce_grouped(&s);
+    let shape: Vec<(String, Vec<usize>, Option<u32>, usize)> =
+        g.bgp.iter().map(|r| (format!("{}", r.prefix), r.peers.clone(), r.local_pref, r.advertisement)).collect();
+    assert_eq!(
+        shape,
+        [
+            ("192.0.2.0/24".to_string(), vec![0], None, 1),
+            ("192.0.2.7/32".to_string(), vec![0, 2], None, 0),
+            ("192.0.2.7/32".to_string(), vec![1], Some(150), 0),
+        ]
+    );
+    // The named form is the same decision, one route per (peer, prefix), by peer.
+    assert_eq!(
+        routes(&adv.announce(&s)),
+        ["e1 192.0.2.0/24", "e1 192.0.2.7/32 65000:1", "e2 192.0.2.7/32 65000:1", "i1 192.0.2.7/32 lp=150 65000:1"]
+    );
+}

@@ -401,6 +401,23 @@ pub struct BgpRoute {
     pub advertisement: ObjectRef,
 }
 
+/// One route the local node announces and the peers that hear it: the compact form of
+/// [`BgpRoute`] that crosses the component boundary (peers and the advertisement by their index
+/// in the configuration, no names copied per route).
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct RouteGroup {
+    /// Indices into `Config::peers`, ascending, distinct, at least one.
+    pub peers: Vec<usize>,
+    /// The address masked to the aggregation length.
+    pub prefix: Prefix,
+    /// LOCAL_PREF (iBGP peers only).
+    pub local_pref: Option<u32>,
+    /// Communities, sorted and deduplicated.
+    pub communities: Vec<Community>,
+    /// Index into `Config::bgp_advertisements` of the (first) advertisement that produced it.
+    pub advertisement: usize,
+}
+
 /// One address answered for over layer 2.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct L2Announcement {
@@ -414,14 +431,15 @@ pub struct L2Announcement {
     pub advertisement: ObjectRef,
 }
 
-/// The decisions for one service.
+/// The decisions for one service, with routes named per peer ([`BgpRoute`], from
+/// `Advertiser::announce`) or grouped by peers ([`RouteGroup`], from `Advertiser::announce_grouped`).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
-pub struct ServiceAnnouncements {
+pub struct ServiceAnnouncements<R = BgpRoute> {
     /// The service.
     pub service: ObjectRef,
-    /// Routes the local node announces, one per (peer, prefix): by address, then prefix length,
-    /// then peer (configuration order).
-    pub bgp: Vec<BgpRoute>,
+    /// Routes the local node announces by address, then prefix length, then peer
+    /// (configuration order); a (peer, prefix) pair appears once.
+    pub bgp: Vec<R>,
     /// Layer-2 announcements (every address, whichever node is elected).
     pub l2: Vec<L2Announcement>,
     /// Why some or all announcements were refused, for a person.

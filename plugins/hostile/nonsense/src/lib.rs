@@ -10,7 +10,7 @@ use bindings::exports::ferrolb::policy::advertise_policy::{
     AdvertiseConfig, Advertiser, BgpRoute, Guest as Policy, GuestAdvertiser, Node, OpenError, PolicyError, Service,
     ServiceAnnouncements,
 };
-use bindings::exports::ferrolb::policy::types::{IpAddress, IpPrefix, ObjectRef};
+use bindings::exports::ferrolb::policy::types::{IpAddress, IpPrefix};
 use ferrolb_guest as _;
 
 /// Bindings generated from `wit/`.
@@ -44,12 +44,11 @@ impl GuestAdvertiser for State {
 
     fn announce(&self, svc: Service) -> Result<ServiceAnnouncements, PolicyError> {
         let route = BgpRoute {
-            peer: "no-such-peer".to_string(),
-            vrf: "".to_string(),
+            peers: alloc::vec![4_000_000_000],
             prefix: IpPrefix { address: IpAddress::Ipv4((10, 0, 0, 1)), prefix_len: 200 },
             local_pref: None,
             communities: Vec::new(),
-            advertisement: ObjectRef { namespace: "x".to_string(), name: "y".to_string() },
+            advertisement: 4_000_000_000,
         };
         Ok(ServiceAnnouncements { service: svc.id, bgp: alloc::vec![route], l2: Vec::new(), refusals: Vec::new() })
     }
