@@ -44,7 +44,7 @@ fn first_plan_groups_by_attributes_sorted() {
 fn unchanged_routes_are_never_resent() {
     let mut rib = AdjRibOut::new();
     rib.set(n("10.0.0.1/32"), Attrs::tag(1));
-    rib.take_plan();
+    let _ = rib.take_plan();
     rib.set(n("10.0.0.1/32"), Attrs::tag(1));
     assert!(rib.take_plan().is_empty());
     // Changed and changed back before the plan: nothing either.
@@ -62,7 +62,7 @@ fn attribute_change_is_one_announce_without_withdraw() {
     let mut rib = AdjRibOut::new();
     rib.set(n("10.0.0.1/32"), Attrs::tag(1));
     rib.set(n("10.0.0.2/32"), Attrs::tag(1));
-    rib.take_plan();
+    let _ = rib.take_plan();
     rib.set(n("10.0.0.2/32"), Attrs::tag(2));
     let plan = rib.take_plan();
     assert_eq!(plan.ipv4, plan4(vec![(Attrs::tag(2), &["10.0.0.2/32"])], &[]));
@@ -75,7 +75,7 @@ fn removal_withdraws_and_add_then_remove_is_nothing() {
     let mut rib = AdjRibOut::new();
     rib.set(n("10.0.0.1/32"), Attrs::tag(1));
     rib.set(n("2001:db8::1/128"), Attrs::tag(1));
-    rib.take_plan();
+    let _ = rib.take_plan();
     assert!(rib.remove(&n("10.0.0.1/32")));
     assert!(!rib.remove(&n("10.0.0.1/32")), "already removed");
     rib.set(n("10.9.9.9/32"), Attrs::tag(3));
@@ -95,7 +95,7 @@ fn replace_desired_diffs_against_sent() {
         (n("10.0.0.2/32"), Attrs::tag(1)),
         (n("10.0.0.3/32"), Attrs::tag(1)),
     ]);
-    rib.take_plan();
+    let _ = rib.take_plan();
     rib.replace_desired_grouped([
         (Attrs::tag(1), ns(&["10.0.0.1/32"])),
         (Attrs::tag(2), ns(&["10.0.0.2/32", "10.0.0.4/32"])),
@@ -114,7 +114,7 @@ fn route_refresh_resends_everything_and_keeps_pending_withdrawals() {
     let mut rib = AdjRibOut::new();
     rib.set(n("10.0.0.1/32"), Attrs::tag(1));
     rib.set(n("10.0.0.2/32"), Attrs::tag(2));
-    rib.take_plan();
+    let _ = rib.take_plan();
     rib.remove(&n("10.0.0.2/32"));
     rib.mark_all_for_resend();
     let plan = rib.take_plan();
@@ -127,7 +127,7 @@ fn session_down_forgets_sent_state() {
     let mut rib = AdjRibOut::new();
     rib.set(n("10.0.0.1/32"), Attrs::tag(1));
     rib.set(n("10.0.0.2/32"), Attrs::tag(1));
-    rib.take_plan();
+    let _ = rib.take_plan();
     rib.remove(&n("10.0.0.2/32"));
     rib.session_down();
     assert_eq!(rib.sent_len(Family::Ipv4), 0);
@@ -250,7 +250,7 @@ fn property_plans_converge_to_the_desired_set_without_no_ops() {
         apply_to_peer(&mut peer, &plan, usize::MAX);
         assert_eq!(peer, desired, "seed {seed}: final");
         rib.clear_desired();
-        rib.take_plan();
+        let _ = rib.take_plan();
         assert_eq!(rib.attribute_sets(), 0, "seed {seed}: no attribute set leaks");
     }
 }

@@ -1,11 +1,12 @@
 //! Adj-RIB-In: the routes one peer gave us that passed its [`ReceivePolicy`], with graceful-restart
 //! stale marking (RFC 4724 §4.2, receiving speaker) and maximum-prefix accounting.
 //!
-//! Every change returns an [`InDelta`] (added / changed / removed) to feed the [`LocRib`]
-//! (`super::LocRib`). Routes refused by the policy are not kept (no soft-reconfiguration inbound):
-//! after a policy change, [`AdjRibIn::reapply_policy`] drops what is no longer accepted and a
+//! Every change returns an [`InDelta`] (added / changed / removed) to feed the
+//! [`LocRib`](super::LocRib). Routes refused by the policy are not kept (no soft-reconfiguration
+//! inbound): after a policy change, [`AdjRibIn::reapply_policy`] drops what is no longer accepted and a
 //! ROUTE-REFRESH brings back what now is.
 
+use std::collections::hash_map::Entry as MapEntry;
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
@@ -94,6 +95,7 @@ struct InEntry<A> {
     stale: bool,
 }
 
+/// Keys come from the peer: the std map's SipHash with a random key keeps hash flooding out.
 #[derive(Debug, Clone)]
 struct Table<P, A> {
     routes: HashMap<P, InEntry<A>>,
@@ -120,27 +122,30 @@ impl<P: FamilyPrefix, A: Eq> Table<P, A> {
 
     /// Returns false when the prefix is new and the limit refuses it.
     fn announce(&mut self, p: P, attrs: &Arc<A>, room: Option<usize>, delta: &mut InDelta<A>) -> bool {
-        if let Some(e) = self.routes.get_mut(&p) {
-            if e.stale {
-                e.stale = false;
-                self.stale -= 1;
-            }
-            if !Arc::ptr_eq(&e.attrs, attrs) && *e.attrs != **attrs {
+        let len = self.routes.len();
+        match self.routes.entry(p) {
+            MapEntry::Occupied(mut o) => {
+                let e = o.get_mut();
+                if e.stale {
+                    e.stale = false;
+                    self.stale -= 1;
+                }
+                if !Arc::ptr_eq(&e.attrs, attrs) && *e.attrs != **attrs {
+                    delta.changed.push((p.into(), attrs.clone()));
+                }
+                // Equal attributes: still share the newest allocation so older ones can be freed.
                 e.attrs = attrs.clone();
-                delta.changed.push((p.into(), attrs.clone()));
-            } else {
-                e.attrs = attrs.clone();
+                true
             }
-            return true;
+            MapEntry::Vacant(v) => {
+                if room.is_some_and(|room| len >= room) {
+                    return false;
+                }
+                v.insert(InEntry { attrs: attrs.clone(), stale: false });
+                delta.added.push((p.into(), attrs.clone()));
+                true
+            }
         }
-        if let Some(room) = room
-            && self.routes.len() >= room
-        {
-            return false;
-        }
-        self.routes.insert(p, InEntry { attrs: attrs.clone(), stale: false });
-        delta.added.push((p.into(), attrs.clone()));
-        true
     }
 
     fn mark_stale(&mut self) -> usize {

@@ -1,10 +1,11 @@
 //! Interning of attribute sets: each distinct `A` is stored once, behind an [`Arc`], under a small
 //! reference-counted id, so grouping prefixes by attributes compares integers, not attribute sets.
 
-use std::collections::HashMap;
 use std::hash::Hash;
 use std::num::NonZeroU32;
 use std::sync::Arc;
+
+use foldhash::{HashMap, HashMapExt};
 
 /// The id of an interned attribute set. Valid while its reference count is above zero.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]

@@ -7,11 +7,12 @@
 //! a prefix with new attributes is re-announced without a prior withdrawal (RFC 4271 §9.1.3: a
 //! new announcement implicitly replaces the old route).
 
-use std::collections::HashMap;
 use std::hash::Hash;
 use std::mem;
 use std::sync::Arc;
 
+use foldhash::HashMap;
+use foldhash::HashMapExt;
 use ipnet::{IpNet, Ipv4Net, Ipv6Net};
 
 use super::attrs::{AttrId, Interner};
@@ -98,11 +99,13 @@ struct Table<P> {
     desired: usize,
     sent: usize,
     epoch: u32,
+    /// Entries stamped with `epoch` (during a `replace_*`).
+    stamped: usize,
 }
 
 impl<P> Default for Table<P> {
     fn default() -> Self {
-        Self { entries: HashMap::new(), queue: Vec::new(), desired: 0, sent: 0, epoch: 0 }
+        Self { entries: HashMap::new(), queue: Vec::new(), desired: 0, sent: 0, epoch: 0, stamped: 0 }
     }
 }
 
@@ -110,8 +113,11 @@ impl<P: FamilyPrefix> Table<P> {
     /// Sets the desired attributes; `id` carries one reference that is kept or released here.
     fn set<A: Eq + Hash>(&mut self, interner: &mut Interner<A>, prefix: P, id: AttrId) {
         let epoch = self.epoch;
-        let e = self.entries.entry(prefix).or_insert(Entry::EMPTY);
-        e.epoch = epoch;
+        let e = self.entries.entry(prefix).or_insert(Entry { epoch: epoch.wrapping_sub(1), ..Entry::EMPTY });
+        if e.epoch != epoch {
+            e.epoch = epoch;
+            self.stamped += 1;
+        }
         match e.desired {
             Some(old) if old == id => {
                 interner.release(id);
@@ -143,6 +149,10 @@ impl<P: FamilyPrefix> Table<P> {
 
     /// Removes the desired state of every entry not stamped with the current epoch.
     fn drop_unstamped<A: Eq + Hash>(&mut self, interner: &mut Interner<A>) {
+        if self.stamped == self.entries.len() {
+            // Everything was stamped (e.g. the first fill): nothing to drop, skip the pass.
+            return;
+        }
         let epoch = self.epoch;
         let queue = &mut self.queue;
         let mut removed = 0;
@@ -358,8 +368,11 @@ impl<A: Clone + Eq + Hash + Ord> AdjRibOut<A> {
     }
 
     fn begin_replace(&mut self) {
-        self.v4.epoch = self.v4.epoch.wrapping_add(1);
-        self.v6.epoch = self.v6.epoch.wrapping_add(1);
+        for (epoch, stamped) in [(&mut self.v4.epoch, &mut self.v4.stamped), (&mut self.v6.epoch, &mut self.v6.stamped)]
+        {
+            *epoch = epoch.wrapping_add(1);
+            *stamped = 0;
+        }
     }
 
     fn end_replace(&mut self) {
@@ -399,6 +412,7 @@ impl<A: Clone + Eq + Hash + Ord> AdjRibOut<A> {
 
     /// Computes the UPDATEs that bring the peer from what it was sent to what is desired, and
     /// records them as sent. Call only while the session is Established, and send the whole plan.
+    #[must_use = "the plan is recorded as sent: send it"]
     pub fn take_plan(&mut self) -> UpdatePlan<A> {
         UpdatePlan { ipv4: self.v4.take_plan(&mut self.interner), ipv6: self.v6.take_plan(&mut self.interner) }
     }
