@@ -300,6 +300,13 @@ impl Session {
             (OpenConfirm, _) => self.fsm_error(now, code::fsm::UNEXPECTED_IN_OPEN_CONFIRM),
 
             // ---------------------------------------------------------- Established
+            (Established, E::TcpConnectionConfirmed(conn)) => {
+                // The peer connected again: RFC 4724 §4.2 (it restarted: the new connection takes
+                // over, OpenSent) or §6.8 with CollisionDetectEstablishedState off (refused).
+                if self.new_connection_while_established(now, conn) {
+                    self.set_state(OpenSent);
+                }
+            }
             (Established, E::KeepAliveMsg) => self.restart_hold(now),
             (Established, E::UpdateMsg(update)) => {
                 self.restart_hold(now);

@@ -272,6 +272,9 @@ pub enum DownReason {
     CollisionLost,
     /// An event that cannot happen in the state occurred.
     FsmError,
+    /// A graceful-restart-capable peer opened a new connection while Established: it restarted
+    /// (RFC 4724 §4.2).
+    PeerRestarted,
 }
 
 /// Routes the owner keeps, marked stale, after a graceful-restart-capable peer was lost.
@@ -809,7 +812,8 @@ impl Session {
         self.gr = GrHelper::default();
         self.timers.stop(Timer::GracefulRestart);
         self.timers.stop(Timer::StalePath);
-        let graceful_loss = matches!(reason, DownReason::ConnectionClosed | DownReason::HoldTimerExpired);
+        let graceful_loss =
+            matches!(reason, DownReason::ConnectionClosed | DownReason::HoldTimerExpired | DownReason::PeerRestarted);
         let neg = self.negotiated.as_ref()?;
         let peer = neg.peer_graceful_restart.as_ref()?;
         if !graceful_loss || peer.restart_time == 0 {
@@ -853,7 +857,14 @@ impl Session {
     }
 
     /// An UPDATE in Established.
-    pub(crate) fn on_update(&mut self, _now: Instant, update: Update, rfc7606: Vec<Rfc7606Action>) {
+    pub(crate) fn on_update(&mut self, _now: Instant, mut update: Update, mut rfc7606: Vec<Rfc7606Action>) {
+        if self.negotiated.as_ref().is_some_and(|n| n.ebgp) && update.attributes.local_pref.take().is_some() {
+            // RFC 4271 §5.1.5 / RFC 7606 §7.5: LOCAL_PREF from an external peer is discarded.
+            rfc7606.push(Rfc7606Action::AttributeDiscard {
+                type_code: crate::wire::attrs::attr_type::LOCAL_PREF,
+                reason: "LOCAL_PREF from an external peer".into(),
+            });
+        }
         if rfc7606.is_empty()
             && let Some(family) = update.is_end_of_rib()
         {
@@ -971,17 +982,13 @@ impl Session {
                 self.send_message_on(conn, &Message::Open(open));
                 self.resolve_collision(now);
             }
-            State::Established => {
-                // CollisionDetectEstablishedState is off: the new connection loses.
-                let n = Notification::cease(code::cease::CONNECTION_COLLISION_RESOLUTION);
-                self.send_message_on(conn, &Message::Notification(n));
-                self.push(Action::Close { conn });
-            }
-            _ => {
-                let n = Notification::cease(code::cease::CONNECTION_REJECTED);
-                self.send_message_on(conn, &Message::Notification(n));
-                self.push(Action::Close { conn });
-            }
+            State::Established => match direction {
+                // The FSM decides: a graceful-restart peer coming back, or a collision to refuse.
+                Direction::Passive => self.event(now, Event::TcpConnectionConfirmed(conn)),
+                // Our own attempt, still pending when the peer's connection won: a collision.
+                Direction::Active => self.refuse(conn, code::cease::CONNECTION_COLLISION_RESOLUTION),
+            },
+            _ => self.refuse(conn, code::cease::CONNECTION_REJECTED),
         }
     }
 
@@ -999,6 +1006,39 @@ impl Session {
         } else {
             self.event(now, Event::TcpConnectionFails);
         }
+    }
+
+    /// Established, a new connection arrives: RFC 4724 §4.2 says a graceful-restart-capable peer
+    /// has restarted (the old session is gone, its routes are kept stale); otherwise the new
+    /// connection loses (CollisionDetectEstablishedState is off, §6.8). Returns whether the new
+    /// connection replaced the session.
+    pub(crate) fn new_connection_while_established(&mut self, now: Instant, conn: ConnId) -> bool {
+        let direction = Direction::Passive;
+        let restarted = self
+            .negotiated
+            .as_ref()
+            .and_then(|n| n.peer_graceful_restart.as_ref())
+            .is_some_and(|gr| gr.restart_time > 0);
+        if !restarted {
+            self.refuse(conn, code::cease::CONNECTION_COLLISION_RESOLUTION);
+            return false;
+        }
+        self.close_primary();
+        let retained = self.retain_for_graceful_restart(now, &DownReason::PeerRestarted);
+        self.established_at = None;
+        self.negotiated = None;
+        self.push(Action::Down { reason: DownReason::PeerRestarted, was_established: true, retained });
+        self.primary = Some(Conn::new(conn, direction));
+        self.timers.stop(Timer::Keepalive);
+        self.timers.start(Timer::Hold, now + self.config.open_hold_time);
+        self.send_open();
+        true
+    }
+
+    /// Refuses a connection with a Cease NOTIFICATION.
+    fn refuse(&mut self, conn: ConnId, subcode: u8) {
+        self.send_message_on(conn, &Message::Notification(Notification::cease(subcode)));
+        self.push(Action::Close { conn });
     }
 
     /// The second connection replaces the primary (collision winner or survivor).

@@ -780,3 +780,61 @@ fn outbound_requests_need_an_established_session() {
     bad.hold_time = 2;
     assert!(Session::new(bad).is_err());
 }
+
+#[test]
+fn graceful_restart_peer_reconnecting_while_established_restarts_the_session() {
+    let mut p = gr_pair();
+    // A restarts abruptly (a new process): B still thinks the old session is up.
+    let mut a = cfg(65001, 65002, [10, 0, 0, 1]);
+    a.graceful_restart = gr(true, vec![Family::IPV4_UNICAST]);
+    p.a = Session::new(a).expect("config");
+    let mark = p.log_b.len();
+    p.input(Side::A, Input::Start);
+    assert!(p.run_until(Duration::from_secs(10), Pair::both_established));
+    let after = p.actions_since(Side::B, mark);
+    let retained = ferrolb_bgp::session::Retained {
+        families: vec![Family::IPV4_UNICAST, Family::IPV6_UNICAST],
+        restart_time: Duration::from_secs(120),
+    };
+    assert!(after.contains(&Action::Down {
+        reason: DownReason::PeerRestarted,
+        was_established: true,
+        retained: Some(retained)
+    }));
+    assert!(after.contains(&Action::FlushStale(vec![Family::IPV6_UNICAST])));
+    assert!(established_info(&p, Side::B).peer_graceful_restart.expect("cap").restart_state);
+    let now = p.now;
+    p.a.send_end_of_rib(now, Family::IPV4_UNICAST).expect("eor");
+    p.pump();
+    assert_eq!(p.log_b.last().map(|(_, a)| a.clone()), Some(Action::EndOfRib(Family::IPV4_UNICAST)));
+}
+
+#[test]
+fn local_pref_from_an_external_peer_is_discarded() {
+    let mut p = pair(cfg(65001, 65002, [10, 0, 0, 1]), cfg(65002, 65001, [10, 0, 0, 2]));
+    establish(&mut p);
+    let now = p.now;
+    p.a.announce(
+        now,
+        &PathAttributes { local_pref: Some(500), ..attrs(vec![65001]) },
+        None,
+        &[net("10.4.0.0/16")],
+        &[],
+    )
+    .expect("announce");
+    p.pump();
+    let u = &received_updates(&p, Side::B)[0];
+    assert_eq!(u.update.attributes.local_pref, None);
+    assert!(!u.treat_as_withdraw());
+    assert_eq!(u.announced(), vec![net("10.4.0.0/16")]);
+    // iBGP keeps it.
+    let a = SessionConfig::new(64512, PeerAs::Internal, Ipv4Addr::new(10, 0, 0, 1));
+    let b = SessionConfig::new(64512, PeerAs::Internal, Ipv4Addr::new(10, 0, 0, 2));
+    let mut p = pair(a, b);
+    establish(&mut p);
+    let now = p.now;
+    p.a.announce(now, &PathAttributes { local_pref: Some(500), ..attrs(vec![]) }, None, &[net("10.4.0.0/16")], &[])
+        .expect("announce");
+    p.pump();
+    assert_eq!(received_updates(&p, Side::B)[0].update.attributes.local_pref, Some(500));
+}

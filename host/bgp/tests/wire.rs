@@ -729,3 +729,67 @@ fn pseudo_random_garbage_never_panics() {
         }
     }
 }
+
+// Captured from FRR 8.4.4 (bgpd in a namespace, tests/frr_interop.rs printing the bytes it read).
+const FRR_OPEN: &str = "ffffffffffffffffffffffffffffffff00710104fdea00090aff00025402060104000100010206010400020001020280000202020002024600020641040000fdea02020600020a450800010101000201010206490402766d0002044002c0780210470e0001018000000000020180000000";
+const FRR_UPDATE_V4: &str =
+    "ffffffffffffffffffffffffffffffff0037020000001c400101005002000602010000fdea400304c612660280040400000000180a4d00";
+const FRR_UPDATE_V6: &str = "ffffffffffffffffffffffffffffffff005c0200000045900e002c00020120fe800000000000008826f7fffe2a9b0dfe800000000000008826f7fffe2a9b0d003020010db80077400101005002000602010000fdea80040400000000";
+const FRR_EOR_V4: &str = "ffffffffffffffffffffffffffffffff00170200000000";
+const FRR_EOR_V6: &str = "ffffffffffffffffffffffffffffffff001d0200000006800f03000201";
+
+/// Decodes, re-encodes, decodes again: the same structure (FRR's own encoding choices, such as
+/// one parameter per capability or extended lengths, need not be reproduced byte for byte).
+fn structural_round_trip(bytes: &[u8]) -> Message {
+    let (m, actions) = Message::decode(bytes, &ctx4()).expect("FRR's bytes decode");
+    assert!(actions.is_empty(), "{actions:?}");
+    let again = m.encode(&ctx4()).expect("re-encodes");
+    assert_eq!(Message::decode(&again, &ctx4()).expect("decodes").0, m);
+    m
+}
+
+#[test]
+fn captured_frr_open() {
+    let Message::Open(open) = structural_round_trip(&hex(FRR_OPEN)) else { panic!("not an OPEN") };
+    assert_eq!((open.version, open.my_as, open.hold_time), (4, 65002, 9));
+    assert_eq!(open.bgp_id, Ipv4Addr::new(10, 255, 0, 2));
+    assert_eq!(open.asn(), 65002);
+    assert_eq!(open.multiprotocol(), vec![Family::IPV4_UNICAST, Family::IPV6_UNICAST]);
+    assert!(open.route_refresh());
+    let gr = open.graceful_restart().expect("GR capability");
+    assert!(gr.restart_state && gr.notification);
+    assert_eq!((gr.restart_time, gr.families.len()), (120, 0));
+    // Old Cisco route refresh, enhanced route refresh, extended message, ADD-PATH, FQDN,
+    // long-lived GR: kept, not used.
+    let unknown: Vec<u8> = open
+        .capabilities
+        .iter()
+        .filter_map(|c| match c {
+            Capability::Unknown { code, .. } => Some(*code),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(unknown, vec![128, 70, 6, 69, 73, 71]);
+}
+
+#[test]
+fn captured_frr_updates() {
+    let Message::Update(u) = structural_round_trip(&hex(FRR_UPDATE_V4)) else { panic!("not an UPDATE") };
+    assert_eq!(u.nlri, vec![v4("10.77.0.0/24")]);
+    assert_eq!(u.attributes.origin, Some(Origin::Igp));
+    assert_eq!(u.attributes.as_path, Some(AsPath::sequence(vec![65002])));
+    assert_eq!(u.attributes.next_hop, Some(Ipv4Addr::new(198, 18, 102, 2)));
+    assert_eq!(u.attributes.med, Some(0));
+
+    let Message::Update(u) = structural_round_trip(&hex(FRR_UPDATE_V6)) else { panic!("not an UPDATE") };
+    let mp = u.attributes.mp_reach.as_ref().expect("MP_REACH_NLRI");
+    let ll: Ipv6Addr = "fe80::8826:f7ff:fe2a:9b0d".parse().expect("ip");
+    assert_eq!(mp.next_hop, MpNextHop::V6 { global: ll, link_local: Some(ll) });
+    assert_eq!(mp.nlri, vec![net("2001:db8:77::/48")]);
+    assert_eq!(u.attributes.as_path, Some(AsPath::sequence(vec![65002])));
+
+    for (bytes, family) in [(FRR_EOR_V4, Family::IPV4_UNICAST), (FRR_EOR_V6, Family::IPV6_UNICAST)] {
+        let Message::Update(u) = structural_round_trip(&hex(bytes)) else { panic!("not an UPDATE") };
+        assert_eq!(u.is_end_of_rib(), Some(family));
+    }
+}

@@ -1,0 +1,323 @@
+//! Interoperability with FRR's bgpd over real TCP, in a network namespace (needs root, skips
+//! loudly otherwise). A minimal blocking driver in this file plays the role of the tokio driver:
+//! it carries out the session's actions on a `std::net::TcpStream` and feeds it bytes and time.
+#![allow(clippy::unwrap_used)]
+
+use std::io::{ErrorKind, Read, Write};
+use std::net::{Ipv4Addr, Shutdown, SocketAddr, TcpStream};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use ferrolb_bgp::fsm::State;
+use ferrolb_bgp::session::{
+    Action, Direction, GracefulRestartConfig, Input, Negotiated, PeerAs, ReceivedUpdate, Session, SessionConfig,
+};
+use ferrolb_bgp::wire::{
+    AsPath, Community, Context, Family, LargeCommunity, Message, MpNextHop, Origin, PathAttributes, code,
+};
+use ferrolb_lab::frr::{Daemon, Family as LabFamily, Frr};
+use ferrolb_lab::{Netns, skip_unless_root, wait_for};
+use ipnet::IpNet;
+
+/// Carries out a session's actions on one real TCP connection.
+struct Driver {
+    session: Session,
+    peer: SocketAddr,
+    stream: Option<TcpStream>,
+    conn: u64,
+    /// Every action seen, in order.
+    actions: Vec<Action>,
+    /// Every byte received from the peer, in order (for captured vectors).
+    received: Vec<u8>,
+}
+
+impl Driver {
+    fn new(config: SessionConfig, peer: SocketAddr) -> Driver {
+        Driver {
+            session: Session::new(config).expect("config"),
+            peer,
+            stream: None,
+            conn: 0,
+            actions: Vec::new(),
+            received: Vec::new(),
+        }
+    }
+
+    fn input(&mut self, input: Input) {
+        self.session.handle(Instant::now(), input);
+        self.carry_out();
+    }
+
+    fn carry_out(&mut self) {
+        while let Some(action) = self.session.poll_action() {
+            match &action {
+                Action::Connect => match TcpStream::connect_timeout(&self.peer, Duration::from_secs(3)) {
+                    Ok(s) => {
+                        s.set_read_timeout(Some(Duration::from_millis(20))).expect("timeout");
+                        s.set_nodelay(true).expect("nodelay");
+                        self.conn += 1;
+                        self.stream = Some(s);
+                        self.session
+                            .handle(Instant::now(), Input::Connected { conn: self.conn, direction: Direction::Active });
+                    }
+                    Err(_) => self.session.handle(Instant::now(), Input::ConnectFailed),
+                },
+                Action::Send { conn, bytes } if *conn == self.conn => {
+                    if let Some(s) = self.stream.as_mut() {
+                        s.write_all(bytes).expect("write");
+                    }
+                }
+                Action::Close { conn } if *conn == self.conn => {
+                    if let Some(s) = self.stream.take() {
+                        let _ = s.shutdown(Shutdown::Both);
+                    }
+                }
+                _ => {}
+            }
+            self.actions.push(action);
+        }
+    }
+
+    /// One round: read what is there (20 ms at most), fire due timers, carry out actions.
+    fn turn(&mut self) {
+        let mut buf = [0u8; 65536];
+        let read = self.stream.as_mut().map(|s| s.read(&mut buf));
+        match read {
+            Some(Ok(0)) => {
+                self.stream = None;
+                self.session.handle(Instant::now(), Input::Closed { conn: self.conn });
+            }
+            Some(Ok(n)) => {
+                self.received.extend_from_slice(&buf[..n]);
+                self.session.handle(Instant::now(), Input::Bytes { conn: self.conn, data: buf[..n].to_vec() });
+            }
+            Some(Err(e)) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {}
+            Some(Err(_)) => {
+                self.stream = None;
+                self.session.handle(Instant::now(), Input::Closed { conn: self.conn });
+            }
+            None => std::thread::sleep(Duration::from_millis(20)),
+        }
+        let now = Instant::now();
+        if self.session.poll_timeout().is_some_and(|t| t <= now) {
+            self.session.handle_timeout(now);
+        }
+        self.carry_out();
+    }
+
+    fn run_until(&mut self, timeout: Duration, what: &str, mut cond: impl FnMut(&Driver) -> bool) {
+        let end = Instant::now() + timeout;
+        while !cond(self) {
+            assert!(Instant::now() < end, "timed out waiting for {what}; actions: {:#?}", self.actions);
+            self.turn();
+        }
+    }
+
+    fn run_for(&mut self, d: Duration) {
+        let end = Instant::now() + d;
+        while Instant::now() < end {
+            self.turn();
+        }
+    }
+
+    fn updates(&self) -> Vec<ReceivedUpdate> {
+        self.actions
+            .iter()
+            .filter_map(|a| match a {
+                Action::Update(u) => Some((**u).clone()),
+                _ => None,
+            })
+            .collect()
+    }
+
+    fn announced(&self) -> Vec<IpNet> {
+        self.updates().iter().flat_map(ReceivedUpdate::announced).collect()
+    }
+
+    fn negotiated(&self) -> Negotiated {
+        self.actions
+            .iter()
+            .find_map(|a| match a {
+                Action::Established(n) => Some((**n).clone()),
+                _ => None,
+            })
+            .expect("established")
+    }
+}
+
+fn root_ip(args: &[&str]) {
+    let out = Command::new("ip").args(args).output().expect("ip");
+    assert!(out.status.success(), "ip {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+}
+
+fn net(s: &str) -> IpNet {
+    s.parse().expect("prefix")
+}
+
+#[test]
+fn frr_session_routes_refresh_and_shutdown() {
+    if skip_unless_root("frr_session_routes_refresh_and_shutdown") {
+        return;
+    }
+    let ns = Netns::new("bgpcore").expect("namespace");
+    let root_if = ns.veth_to_root("eth0").expect("veth to root");
+    // A /30 of the benchmarking range, picked per process so parallel runs do not clash.
+    let third = (std::process::id() % 250) as u8;
+    let ours = Ipv4Addr::new(198, 18, third, 1);
+    let frr_addr = Ipv4Addr::new(198, 18, third, 2);
+    root_ip(&["addr", "add", &format!("{ours}/30"), "dev", &root_if]);
+    ns.add_addr("eth0", &format!("{frr_addr}/30")).expect("address");
+    let conf = format!(
+        "router bgp 65002
+ bgp router-id 10.255.0.2
+ no bgp ebgp-requires-policy
+ no bgp network import-check
+ neighbor {ours} remote-as 65001
+ neighbor {ours} passive
+ neighbor {ours} timers 3 9
+ address-family ipv4 unicast
+  network 10.77.0.0/24
+ exit-address-family
+ address-family ipv6 unicast
+  neighbor {ours} activate
+  network 2001:db8:77::/48
+ exit-address-family
+"
+    );
+    let frr = Frr::start(&ns, &[Daemon::Zebra, Daemon::Bgpd], &conf).expect("FRR starts");
+
+    let mut config = SessionConfig::new(65001, PeerAs::Number(65002), Ipv4Addr::new(10, 255, 0, 1));
+    config.graceful_restart = Some(GracefulRestartConfig::default());
+    // FRR refuses connections for a moment after its configuration is applied; retry soon
+    // (RFC 4271: a connection lost in OpenSent waits in Active for the ConnectRetryTimer).
+    config.connect_retry = Duration::from_secs(2);
+    let mut d = Driver::new(config, SocketAddr::from((frr_addr, 179)));
+    d.input(Input::Start);
+    // FRR may still be settling: the session retries by itself (IdleHold back-off).
+    d.run_until(Duration::from_secs(30), "Established", |d| d.session.state() == State::Established);
+    let n = d.negotiated();
+    assert_eq!((n.peer_asn, n.peer_id), (65002, Ipv4Addr::new(10, 255, 0, 2)));
+    assert_eq!((n.hold_time, n.keepalive_time), (9, 3));
+    assert!(n.context.four_octet_as && n.route_refresh);
+    assert_eq!(n.context.families, vec![Family::IPV4_UNICAST, Family::IPV6_UNICAST]);
+
+    // FRR's routes, then its End-of-RIB for both families (both sides advertised GR).
+    d.run_until(Duration::from_secs(20), "FRR's routes and End-of-RIB", |d| {
+        let eors = d.actions.iter().filter(|a| matches!(a, Action::EndOfRib(_))).count();
+        let got = d.announced();
+        got.contains(&net("10.77.0.0/24")) && got.contains(&net("2001:db8:77::/48")) && eors == 2
+    });
+    let v4 = d.updates().into_iter().find(|u| u.announced().contains(&net("10.77.0.0/24"))).expect("v4 update");
+    assert_eq!(v4.update.attributes.as_path, Some(AsPath::sequence(vec![65002])));
+    assert_eq!(v4.update.attributes.next_hop, Some(frr_addr));
+    assert_eq!(v4.update.attributes.origin, Some(Origin::Igp));
+    assert!(v4.rfc7606.is_empty());
+
+    // Ours, with communities, in both families, then End-of-RIB.
+    let attrs = PathAttributes {
+        origin: Some(Origin::Igp),
+        as_path: Some(AsPath::sequence(vec![65001])),
+        next_hop: Some(ours),
+        communities: vec![Community::new(65001, 88)],
+        large_communities: vec![LargeCommunity { global: 65001, local1: 1, local2: 2 }],
+        ..Default::default()
+    };
+    let now = Instant::now();
+    d.session.announce(now, &attrs, None, &[net("10.88.0.0/24"), net("10.89.0.0/24")], &[]).expect("v4");
+    let nh6 = MpNextHop::V6 { global: ours.to_ipv6_mapped(), link_local: None };
+    d.session.announce(now, &attrs, Some(nh6), &[net("2001:db8:88::/48")], &[]).expect("v6");
+    d.session.send_end_of_rib_all(now).expect("eor");
+    d.carry_out();
+    let mut frr_paths = Vec::new();
+    let poll = |d: &mut Driver, family, prefix: &str| {
+        let end = Instant::now() + Duration::from_secs(10);
+        loop {
+            d.turn();
+            if let Ok(paths) = frr.bgp_prefix(family, prefix)
+                && !paths.is_empty()
+            {
+                return paths;
+            }
+            assert!(Instant::now() < end, "FRR never learned {prefix}:\n{}", frr.logs());
+        }
+    };
+    frr_paths.extend(poll(&mut d, LabFamily::Ipv4, "10.88.0.0/24"));
+    let p = &frr_paths[0];
+    assert_eq!(p.as_path, "65001");
+    assert_eq!(p.next_hops.first(), Some(&std::net::IpAddr::V4(ours)));
+    assert_eq!(p.communities, vec!["65001:88".to_string()]);
+    assert_eq!(p.large_communities, vec!["65001:1:2".to_string()]);
+    let v6 = poll(&mut d, LabFamily::Ipv6, "2001:db8:88::/48");
+    assert_eq!(v6[0].as_path, "65001");
+    assert!(v6[0].next_hops.contains(&std::net::IpAddr::V6(ours.to_ipv6_mapped())), "{:?}", v6[0].next_hops);
+
+    // Longer than FRR's 9 s hold time: keepalives keep both sides up.
+    d.run_for(Duration::from_secs(11));
+    assert_eq!(d.session.state(), State::Established);
+    wait_for(Duration::from_secs(5), "FRR to report the session Established", || {
+        let s = frr.bgp_summary().map_err(|e| e.to_string())?;
+        match s.peer(LabFamily::Ipv4, &ours.to_string()) {
+            Some(p) if p.is_established() => Ok(()),
+            other => Err(format!("{other:?}")),
+        }
+    })
+    .expect("FRR established");
+
+    // Route refresh: FRR sends its IPv4 table again.
+    let before = d.updates().len();
+    d.session.request_route_refresh(Instant::now(), Family::IPV4_UNICAST).expect("refresh");
+    d.carry_out();
+    d.run_until(Duration::from_secs(10), "the refreshed routes", |d| {
+        d.updates()[before..].iter().any(|u| u.announced().contains(&net("10.77.0.0/24")))
+    });
+
+    // Withdraw one of ours.
+    d.session.announce(Instant::now(), &attrs, None, &[], &[net("10.89.0.0/24")]).expect("withdraw");
+    d.carry_out();
+    let end = Instant::now() + Duration::from_secs(10);
+    while frr.bgp_prefix(LabFamily::Ipv4, "10.89.0.0/24").map(|p| !p.is_empty()).unwrap_or(true) {
+        assert!(Instant::now() < end, "FRR kept the withdrawn prefix");
+        d.turn();
+    }
+    assert!(!frr.bgp_prefix(LabFamily::Ipv4, "10.88.0.0/24").expect("query").is_empty());
+
+    // FRR's OPEN decodes, and re-encodes to FRR's exact bytes (capabilities kept in order).
+    let len = usize::from(u16::from_be_bytes([d.received[16], d.received[17]]));
+    let frr_open = &d.received[..len];
+    let (msg, _) = Message::decode(frr_open, &Context::default()).expect("FRR's OPEN");
+    let Message::Open(open) = &msg else { panic!("first message is not an OPEN") };
+    assert_eq!(open.asn(), 65002);
+    eprintln!("FRR OPEN: {}", frr_open.iter().map(|b| format!("{b:02x}")).collect::<String>());
+    let mut rest = &d.received[..];
+    while rest.len() >= 19 {
+        let len = usize::from(u16::from_be_bytes([rest[16], rest[17]]));
+        let (one, tail) = rest.split_at(len);
+        if one[18] == 2 {
+            eprintln!("FRR UPDATE: {}", one.iter().map(|b| format!("{b:02x}")).collect::<String>());
+        }
+        rest = tail;
+    }
+    let reencoded = msg.encode(&Context::default()).expect("encode");
+    // FRR may spread capabilities over several parameters; compare structure when it does.
+    if reencoded != frr_open {
+        assert_eq!(Message::decode(&reencoded, &Context::default()).expect("decode").0, msg);
+    }
+
+    // Administrative shutdown: FRR sees our Cease and drops the session.
+    d.input(Input::Stop { subcode: code::cease::ADMINISTRATIVE_SHUTDOWN });
+    assert_eq!(d.session.state(), State::Idle);
+    wait_for(Duration::from_secs(10), "FRR to drop the session", || {
+        let nb = frr.bgp_neighbors().map_err(|e| e.to_string())?;
+        match nb.iter().find(|n| n.address == ours.to_string()) {
+            Some(n) if n.state != "Established" && n.connections_dropped >= 1 => Ok(n.last_reset.clone()),
+            other => Err(format!("{other:?}")),
+        }
+    })
+    .map(|reason| {
+        assert!(
+            reason.to_lowercase().contains("notification") || reason.to_lowercase().contains("shutdown"),
+            "{reason}"
+        )
+    })
+    .expect("FRR dropped the session");
+}
