@@ -164,14 +164,14 @@ impl Session {
             (Idle, E::ManualStart | E::AutomaticStart) => {
                 self.connect_retry_counter = 0;
                 self.timers.stop(Timer::IdleHold);
-                self.timers.start(Timer::ConnectRetry, now + self.config.connect_retry);
+                self.start_connect_retry(now);
                 self.initiate_connect();
                 self.set_state(Connect);
             }
             (Idle, E::ManualStartWithPassiveTcpEstablishment | E::AutomaticStartWithPassiveTcpEstablishment) => {
                 self.connect_retry_counter = 0;
                 self.timers.stop(Timer::IdleHold);
-                self.timers.start(Timer::ConnectRetry, now + self.config.connect_retry);
+                self.start_connect_retry(now);
                 self.set_state(Active);
             }
             (Idle, E::IdleHoldTimerExpires) => {
@@ -179,9 +179,11 @@ impl Session {
                     if self.config.passive { E::AutomaticStartWithPassiveTcpEstablishment } else { E::AutomaticStart };
                 self.event(now, start);
             }
-            (Idle, E::ManualStop(_) | E::AutomaticStop(_)) => {
-                // Already idle: cancel a pending automatic restart.
+            (Idle, E::ManualStop(_)) => {
+                // Already idle: cancel a pending automatic restart, end graceful-restart help.
                 self.timers.stop(Timer::IdleHold);
+                self.connect_retry_counter = 0;
+                self.end_helper_mode();
             }
             // Every other event is ignored in Idle (connections are refused by the session).
             (Idle, _) => {}
@@ -199,11 +201,11 @@ impl Session {
             (Connect, E::ConnectRetryTimerExpires) => {
                 // Drop the attempt in progress and try again.
                 self.cancel_connect();
-                self.timers.start(Timer::ConnectRetry, now + self.config.connect_retry);
+                self.start_connect_retry(now);
                 self.initiate_connect();
             }
             (Active, E::ConnectRetryTimerExpires) => {
-                self.timers.start(Timer::ConnectRetry, now + self.config.connect_retry);
+                self.start_connect_retry(now);
                 if !self.config.passive {
                     self.initiate_connect();
                     self.set_state(Connect);
@@ -245,7 +247,7 @@ impl Session {
                 // RFC 4271: back to Active, listening, ConnectRetryTimer restarted.
                 self.close_primary();
                 self.timers.stop(Timer::Hold);
-                self.timers.start(Timer::ConnectRetry, now + self.config.connect_retry);
+                self.start_connect_retry(now);
                 self.push(Action::Down {
                     reason: DownReason::ConnectionClosed,
                     was_established: false,

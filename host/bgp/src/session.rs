@@ -144,6 +144,9 @@ pub struct SessionConfig {
     pub graceful_restart: Option<GracefulRestartConfig>,
     /// IdleHoldTimer back-off.
     pub idle_hold: IdleHoldConfig,
+    /// RFC 4271 §10 jitter on the ConnectRetry and Keepalive timers, from this PRNG seed;
+    /// `None` = no jitter (exact timers).
+    pub jitter_seed: Option<u64>,
 }
 
 impl SessionConfig {
@@ -165,6 +168,7 @@ impl SessionConfig {
             route_refresh: true,
             graceful_restart: None,
             idle_hold: IdleHoldConfig::default(),
+            jitter_seed: None,
         }
     }
 
@@ -449,6 +453,8 @@ pub struct Session {
     idle_hold: Duration,
     pub(crate) established_at: Option<Instant>,
     gr: GrHelper,
+    /// Jitter PRNG state (xorshift64*).
+    rng: u64,
 }
 
 impl Session {
@@ -456,6 +462,7 @@ impl Session {
     pub fn new(config: SessionConfig) -> Result<Session, ConfigError> {
         config.validate()?;
         let idle_hold = config.idle_hold.initial;
+        let config_seed = config.jitter_seed.unwrap_or(0);
         Ok(Session {
             config,
             state: State::Idle,
@@ -469,6 +476,8 @@ impl Session {
             idle_hold,
             established_at: None,
             gr: GrHelper::default(),
+            // xorshift needs a non-zero state.
+            rng: config_seed | 1,
         })
     }
 
@@ -705,8 +714,43 @@ impl Session {
 
     fn restart_keepalive(&mut self, now: Instant) {
         match self.negotiated.as_ref().map(|n| n.keepalive_time) {
-            Some(ka) if ka > 0 => self.timers.start(Timer::Keepalive, now + Duration::from_secs(u64::from(ka))),
+            Some(ka) if ka > 0 => {
+                let d = self.jittered(Duration::from_secs(u64::from(ka)));
+                self.timers.start(Timer::Keepalive, now + d);
+            }
             _ => self.timers.stop(Timer::Keepalive),
+        }
+    }
+
+    pub(crate) fn start_connect_retry(&mut self, now: Instant) {
+        let d = self.jittered(self.config.connect_retry);
+        self.timers.start(Timer::ConnectRetry, now + d);
+    }
+
+    /// RFC 4271 §10: with a jitter seed configured, a timer runs for a random 75-100 % of its
+    /// value (xorshift64* from the seed, so a run replays exactly).
+    fn jittered(&mut self, d: Duration) -> Duration {
+        if self.config.jitter_seed.is_none() {
+            return d;
+        }
+        let mut x = self.rng;
+        x ^= x >> 12;
+        x ^= x << 25;
+        x ^= x >> 27;
+        self.rng = x;
+        let r = x.wrapping_mul(0x2545_F491_4F6C_DD1D) >> 11; // 53 random bits
+        let factor = 0.75 + 0.25 * (r as f64 / (1u64 << 53) as f64);
+        d.mul_f64(factor)
+    }
+
+    /// Ends graceful-restart helper mode: the owner drops what it kept.
+    pub(crate) fn end_helper_mode(&mut self) {
+        self.gr.waiting_eor.clear();
+        self.timers.stop(Timer::GracefulRestart);
+        self.timers.stop(Timer::StalePath);
+        let families = std::mem::take(&mut self.gr.stale);
+        if !families.is_empty() {
+            self.push(Action::FlushStale(families));
         }
     }
 
@@ -789,14 +833,7 @@ impl Session {
         }
         if manual {
             self.connect_retry_counter = 0;
-            if !self.gr.stale.is_empty() {
-                // A manual stop ends helper mode: the owner drops what it kept.
-                let families = std::mem::take(&mut self.gr.stale);
-                self.gr.waiting_eor.clear();
-                self.timers.stop(Timer::GracefulRestart);
-                self.timers.stop(Timer::StalePath);
-                self.push(Action::FlushStale(families));
-            }
+            self.end_helper_mode();
         } else {
             self.connect_retry_counter += 1;
             self.timers.start(Timer::IdleHold, now + self.idle_hold);
@@ -1060,9 +1097,15 @@ impl Session {
     /// opened by the side with the higher BGP Identifier.
     fn resolve_collision(&mut self, now: Instant) {
         let (Some(p), Some(s)) = (&self.primary, &self.secondary) else { return };
-        let remote = self.negotiated.as_ref().map(|n| n.peer_id).or(s.peer_open.as_ref().map(|o| o.bgp_id));
-        let Some(remote) = remote else { return };
-        let keep_ours = u32::from(self.config.router_id) > u32::from(remote);
+        let remote = match (&self.negotiated, &s.peer_open) {
+            (Some(n), _) => (n.peer_id, n.peer_asn),
+            (None, Some(o)) => (o.bgp_id, self.peer_asn_of(o)),
+            (None, None) => return,
+        };
+        let (local, remote) =
+            ((u32::from(self.config.router_id), self.config.local_asn), (u32::from(remote.0), remote.1));
+        // Higher identifier wins; equal identifiers (possible across ASes, RFC 6286 §2.3): higher AS.
+        let keep_ours = local > remote;
         let primary_wins = (p.direction == Direction::Active) == keep_ours;
         if primary_wins {
             if let Some(s) = self.secondary.take() {

@@ -838,3 +838,86 @@ fn local_pref_from_an_external_peer_is_discarded() {
     p.pump();
     assert_eq!(received_updates(&p, Side::B)[0].update.attributes.local_pref, Some(500));
 }
+
+#[test]
+fn collision_with_equal_identifiers_is_decided_by_the_as_number() {
+    use ferrolb_bgp::session::Direction;
+    // RFC 6286 §2.3: same identifier on both sides (eBGP), the higher AS (B) keeps its connection.
+    let p = collision([10, 0, 0, 5], [10, 0, 0, 5]);
+    let (na, nb) = (established_info(&p, Side::A), established_info(&p, Side::B));
+    assert_eq!(na.direction, Direction::Passive);
+    assert_eq!(nb.direction, Direction::Active);
+}
+
+#[test]
+fn jitter_is_seeded_deterministic_and_within_75_to_100_percent() {
+    let run = |seed: u64| {
+        let mut a = cfg(65001, 65002, [10, 0, 0, 1]);
+        a.jitter_seed = Some(seed);
+        let mut p = pair(a, cfg(65002, 65001, [10, 0, 0, 2]));
+        establish(&mut p);
+        let t0 = p.elapsed();
+        p.run_for(Duration::from_secs(600));
+        let times: Vec<Duration> = p
+            .sent_messages(Side::A)
+            .into_iter()
+            .filter(|(t, m)| *m == Message::Keepalive && *t > t0)
+            .map(|(t, _)| t)
+            .collect();
+        times.windows(2).map(|w| w[1] - w[0]).collect::<Vec<_>>()
+    };
+    let gaps = run(42);
+    assert!(gaps.len() >= 19, "{gaps:?}");
+    for g in &gaps {
+        assert!(*g >= Duration::from_millis(22_500) && *g <= Duration::from_secs(30), "{g:?}");
+    }
+    assert!(gaps.iter().any(|g| *g != gaps[0]), "jitter varies: {gaps:?}");
+    assert_eq!(run(42), gaps, "same seed, same run");
+    assert_ne!(run(7), gaps, "another seed, another run");
+}
+
+#[test]
+fn manual_stop_while_waiting_for_a_restarting_peer_flushes_its_routes() {
+    let mut p = gr_pair();
+    p.mute_a = true;
+    p.break_links();
+    p.input(Side::A, Input::Stop { subcode: code::cease::ADMINISTRATIVE_SHUTDOWN });
+    assert_eq!(p.b.state(), State::Idle);
+    let mark = p.log_b.len();
+    p.input(Side::B, Input::Stop { subcode: code::cease::PEER_DECONFIGURED });
+    assert_eq!(
+        p.actions_since(Side::B, mark),
+        vec![Action::FlushStale(vec![Family::IPV4_UNICAST, Family::IPV6_UNICAST])]
+    );
+    assert_eq!(p.b.poll_timeout(), None, "no restart, no GR timer");
+}
+
+#[test]
+fn garbage_from_the_peer_never_panics_the_session() {
+    let mut rng = common::XorShift(0x1234_5678_9abc_def1);
+    let mut p = pair(cfg(65001, 65002, [10, 0, 0, 1]), cfg(65002, 65001, [10, 0, 0, 2]));
+    establish(&mut p);
+    let mut resets = 0;
+    for _ in 0..3000 {
+        if p.b.state() != State::Established {
+            resets += 1;
+            p = pair(cfg(65001, 65002, [10, 0, 0, 1]), cfg(65002, 65001, [10, 0, 0, 2]));
+            establish(&mut p);
+        }
+        let conn = p.conn_of(Side::B);
+        let kind = 1 + rng.below(6) as u8;
+        let n = rng.below(120) as usize;
+        let mut data = message(kind, &rng.bytes(n));
+        if rng.below(4) == 0 {
+            // Sometimes a broken header or a split message.
+            let at = rng.below(data.len() as u64) as usize;
+            data[at] = rng.next() as u8;
+            data.truncate(rng.below(data.len() as u64 + 1) as usize);
+        }
+        let now = p.now;
+        p.b.handle(now, Input::Bytes { conn, data });
+        p.pump();
+        assert!(matches!(p.b.state(), State::Established | State::Idle));
+    }
+    assert!(resets > 10, "garbage should reset sessions now and then ({resets})");
+}
