@@ -418,14 +418,16 @@ pub enum SessionError {
 pub(crate) struct Conn {
     pub(crate) id: ConnId,
     pub(crate) direction: Direction,
+    /// Bytes received and not yet framed: `buf[pos..]`.
     buf: Vec<u8>,
+    pos: usize,
     /// A second connection's OPEN, held until collision resolution.
     peer_open: Option<Open>,
 }
 
 impl Conn {
     fn new(id: ConnId, direction: Direction) -> Self {
-        Conn { id, direction, buf: Vec::new(), peer_open: None }
+        Conn { id, direction, buf: Vec::new(), pos: 0, peer_open: None }
     }
 }
 
@@ -496,7 +498,8 @@ impl Session {
         self.negotiated.as_ref()
     }
 
-    /// RFC 4271 ConnectRetryCounter: consecutive failures since the last start.
+    /// RFC 4271 ConnectRetryCounter: failures since the last start (the RFC zeroes it on every
+    /// start, automatic ones included; the back-off lives in [`Session::next_idle_hold`]).
     pub fn connect_retry_counter(&self) -> u32 {
         self.connect_retry_counter
     }
@@ -534,6 +537,12 @@ impl Session {
             }
             Input::Bytes { conn, data } => {
                 if let Some(c) = self.conn_mut(conn) {
+                    // Reclaim what was framed before appending (amortized: at most one move of
+                    // the unframed tail per input).
+                    if c.pos > 0 {
+                        c.buf.drain(..c.pos);
+                        c.pos = 0;
+                    }
                     c.buf.extend_from_slice(&data);
                     self.process(now, conn);
                 }
@@ -1138,7 +1147,7 @@ impl Session {
         loop {
             let is_primary = self.primary.as_ref().is_some_and(|c| c.id == id);
             let Some(conn) = self.conn_mut(id) else { return };
-            let frame = match next_frame(&mut conn.buf) {
+            let frame = match next_frame(&conn.buf, &mut conn.pos) {
                 Ok(Some(frame)) => frame,
                 Ok(None) => return,
                 Err(e) => {
@@ -1202,16 +1211,13 @@ impl Session {
     }
 }
 
-/// Splits one whole message off the front of `buf` (header checks of RFC 4271 §6.1).
-fn next_frame(buf: &mut Vec<u8>) -> Result<Option<Vec<u8>>, DecodeError> {
-    if buf.len() < HEADER_LEN {
-        return Ok(None);
-    }
-    let header = Header::decode(&buf[..HEADER_LEN])?;
-    let len = usize::from(header.length);
-    if buf.len() < len {
-        return Ok(None);
-    }
-    let rest = buf.split_off(len);
-    Ok(Some(std::mem::replace(buf, rest)))
+/// Frames one whole message from `buf[*pos..]` and advances `pos` past it (header checks of
+/// RFC 4271 §6.1). `Ok(None)`: not enough bytes yet.
+fn next_frame(buf: &[u8], pos: &mut usize) -> Result<Option<Vec<u8>>, DecodeError> {
+    let rest = buf.get(*pos..).unwrap_or_default();
+    let Some(head) = rest.get(..HEADER_LEN) else { return Ok(None) };
+    let header = Header::decode(head)?;
+    let Some(frame) = rest.get(..usize::from(header.length)) else { return Ok(None) };
+    *pos += frame.len();
+    Ok(Some(frame.to_vec()))
 }
