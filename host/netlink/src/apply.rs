@@ -216,8 +216,12 @@ pub struct Netlink {
     requests: AtomicU64,
     reads: AtomicU64,
     /// Keys of the routes ferrolb has in the kernel, with their protocol (kept by every route path,
-    /// so the incremental path knows whether a key is its own without reading the kernel).
-    installed: Mutex<HashMap<RouteKey, u8>>,
+    /// so the incremental path knows whether a key is its own without reading the kernel); `None`
+    /// until the first route dump.
+    installed: Mutex<Option<HashMap<RouteKey, u8>>>,
+    /// Serialises the operations that change state, so concurrent callers cannot interleave a
+    /// read–diff–write with another write.
+    serial: tokio::sync::Mutex<()>,
     connection: tokio::task::JoinHandle<()>,
 }
 
@@ -250,7 +254,8 @@ impl Netlink {
             ns,
             requests: AtomicU64::new(0),
             reads: AtomicU64::new(0),
-            installed: Mutex::new(HashMap::new()),
+            installed: Mutex::new(None),
+            serial: tokio::sync::Mutex::new(()),
             connection,
         })
     }
@@ -420,6 +425,7 @@ impl Netlink {
     /// Makes the kernel match `desired`, touching only ferrolb's objects (see the module docs).
     pub async fn apply(&self, desired: &DesiredState) -> Result<ApplyReport, NetlinkError> {
         desired.validate()?;
+        let _serial = self.serial.lock().await;
         let reads_before = self.read_count();
         let mut report = ApplyReport::default();
 
@@ -732,6 +738,7 @@ impl Netlink {
         if !errors.is_empty() {
             return Err(ValidationErrors(errors).into());
         }
+        let _serial = self.serial.lock().await;
         let reads_before = self.read_count();
         let links = self.links().await?;
         let mut report = self.sync_routes_with(origin, routes, &links).await?;
@@ -748,6 +755,7 @@ impl Netlink {
         let proto = origin.protocol();
         let by_name: HashMap<&str, u32> = links.iter().map(|l| (l.name.as_str(), l.index)).collect();
         let current = self.raw_routes().await?;
+        self.remember(&current);
         let mut owned: HashMap<RouteKey, RawRoute> = HashMap::new();
         let mut foreign: HashMap<RouteKey, u8> = HashMap::new();
         for r in current {
@@ -814,32 +822,65 @@ impl Netlink {
             });
         }
         let results = self.run(ops).await;
-        {
-            let mut installed = self.installed.lock().unwrap_or_else(|p| p.into_inner());
-            installed.retain(|_, p| *p != proto);
-            for k in owned.keys() {
-                installed.insert(*k, proto);
-            }
-            for (object, change, r) in &results {
-                if let (Object::Route(k), Ok(())) = (object, r) {
-                    match change {
-                        Change::Add | Change::Replace => installed.insert(*k, proto),
-                        Change::Delete => installed.remove(k),
-                    };
-                }
-            }
-        }
+        self.record(proto, &results);
         Self::tally(&mut report, results);
         Ok(report)
     }
 
+    /// Rebuilds the map of ferrolb's route keys from a full route dump.
+    fn remember(&self, current: &[RawRoute]) {
+        let map = current
+            .iter()
+            .filter(|r| r.protocol == ROUTE_PROTOCOL || r.protocol == BGP_ROUTE_PROTOCOL)
+            .map(|r| (r.key, r.protocol))
+            .collect();
+        *self.installed.lock().unwrap_or_else(|p| p.into_inner()) = Some(map);
+    }
+
+    /// Dumps the routes once per connection so the incremental path knows which keys are ferrolb's
+    /// (e.g. routes left by a previous run of the daemon).
+    async fn load_installed(&self) -> Result<(), NetlinkError> {
+        if self.installed.lock().unwrap_or_else(|p| p.into_inner()).is_some() {
+            return Ok(());
+        }
+        let current = self.raw_routes().await?;
+        self.remember(&current);
+        Ok(())
+    }
+
+    /// Records the outcome of route requests of protocol `proto` in the key map.
+    fn record(&self, proto: u8, results: &[(Object, Change, Result<(), KernelError>)]) {
+        let mut guard = self.installed.lock().unwrap_or_else(|p| p.into_inner());
+        let installed = guard.get_or_insert_with(HashMap::new);
+        for (object, change, r) in results {
+            if let (Object::Route(k), Ok(())) = (object, r) {
+                match change {
+                    Change::Add | Change::Replace => {
+                        installed.insert(*k, proto);
+                    }
+                    Change::Delete => {
+                        if installed.get(k) == Some(&proto) {
+                            installed.remove(k);
+                        }
+                    }
+                }
+            }
+        }
+    }
+
     /// Installs (adds, or replaces the origin's own route with the same key) routes without reading
-    /// the kernel's state: the BGP daemon's fast path. A key held by a route that is not this origin's
+    /// the kernel's state (only the first call on a connection dumps the routes once, to learn which
+    /// keys are already ferrolb's): the BGP daemon's fast path. A key held by a route that is not this origin's
     /// is refused by the kernel (`EEXIST`) and reported. Interface names are resolved with one link dump
     /// when any route names an interface.
     pub async fn install_routes(&self, origin: RouteOrigin, routes: &[Route]) -> ApplyReport {
         let proto = origin.protocol();
         let mut report = ApplyReport::default();
+        let _serial = self.serial.lock().await;
+        if let Err(e) = self.load_installed().await {
+            report.errors.push(ObjectError { object: "routes".into(), errno: None, message: e.to_string() });
+            return report;
+        }
         let by_name: HashMap<String, u32> = if routes.iter().any(|r| r.next_hop.interface().is_some()) {
             match self.links().await {
                 Ok(l) => l.into_iter().map(|l| (l.name, l.index)).collect(),
@@ -853,7 +894,9 @@ impl Netlink {
         };
         let mut ops = Vec::with_capacity(routes.len());
         {
-            let installed = self.installed.lock().unwrap_or_else(|p| p.into_inner());
+            let guard = self.installed.lock().unwrap_or_else(|p| p.into_inner());
+            let empty = HashMap::new();
+            let installed = guard.as_ref().unwrap_or(&empty);
             for r in routes {
                 let key = r.kernel_key();
                 if let Err(e) = r.validate() {
@@ -895,14 +938,7 @@ impl Netlink {
             }
         }
         let results = self.run(ops).await;
-        {
-            let mut installed = self.installed.lock().unwrap_or_else(|p| p.into_inner());
-            for (object, _, r) in &results {
-                if let (Object::Route(k), Ok(())) = (object, r) {
-                    installed.insert(*k, proto);
-                }
-            }
-        }
+        self.record(proto, &results);
         Self::tally(&mut report, results);
         report
     }
@@ -911,6 +947,7 @@ impl Netlink {
     /// the same key is never removed (it answers `ESRCH`, reported).
     pub async fn remove_routes(&self, origin: RouteOrigin, keys: &[RouteKey]) -> ApplyReport {
         let proto = origin.protocol();
+        let _serial = self.serial.lock().await;
         let ops = keys
             .iter()
             .map(|k| {
@@ -924,16 +961,7 @@ impl Netlink {
             })
             .collect();
         let results = self.run(ops).await;
-        {
-            let mut installed = self.installed.lock().unwrap_or_else(|p| p.into_inner());
-            for (object, _, r) in &results {
-                if let (Object::Route(k), Ok(())) = (object, r)
-                    && installed.get(k) == Some(&proto)
-                {
-                    installed.remove(k);
-                }
-            }
-        }
+        self.record(proto, &results);
         let mut report = ApplyReport::default();
         Self::tally(&mut report, results);
         report

@@ -186,16 +186,17 @@ impl IpFamily {
 pub struct Rule {
     /// Priority, inside [`EGRESS_PRIORITY_BAND`] or [`POLICY_PRIORITY_BAND`].
     pub priority: u32,
-    /// Source prefix.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// Source prefix (NNCP `ip-from`).
+    #[serde(default, skip_serializing_if = "Option::is_none", alias = "ip-from")]
     pub from: Option<IpNet>,
-    /// Destination prefix.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// Destination prefix (NNCP `ip-to`).
+    #[serde(default, skip_serializing_if = "Option::is_none", alias = "ip-to")]
     pub to: Option<IpNet>,
     /// Input interface.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub iif: Option<String>,
-    /// Table to look up.
+    /// Table to look up (NNCP `route-table`).
+    #[serde(alias = "route-table")]
     pub table: u32,
     /// Family; needed only when neither `from` nor `to` is given (default IPv4).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -546,6 +547,16 @@ mod tests {
         assert_eq!(errs.len(), 2, "{errs:#?}");
         assert!(errs[0].to_string().contains("declared twice"));
         assert!(errs[1].to_string().contains("declared twice"));
+    }
+
+    #[test]
+    fn nncp_route_rules_deserialize_directly() {
+        let r: Rule =
+            serde_json::from_str(r#"{"ip-to": "172.30.0.0/16", "priority": 998, "route-table": 254}"#).unwrap();
+        assert_eq!(r.to_string(), "rule priority 998 to 172.30.0.0/16 lookup 254");
+        let r: Rule =
+            serde_json::from_str(r#"{"ip-from": "10.128.2.15/32", "priority": 5000, "route-table": 2}"#).unwrap();
+        assert_eq!(r.from, Some("10.128.2.15/32".parse().unwrap()));
     }
 
     #[test]

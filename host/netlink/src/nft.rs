@@ -137,7 +137,12 @@ fn parse_rule(r: &Value) -> Option<SnatRule> {
 
 /// Reads the current table (call inside the target namespace).
 pub fn read() -> Result<Current, NftError> {
-    let out = Command::new("nft").args(["-j", "list", "table", "inet", NFT_TABLE]).stdin(Stdio::null()).output()?;
+    let out = match Command::new("nft").args(["-j", "list", "table", "inet", NFT_TABLE]).stdin(Stdio::null()).output() {
+        Ok(out) => out,
+        // Without nft there can be no table ferrolb wrote; writing one will report the problem.
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Current::Absent),
+        Err(e) => return Err(e.into()),
+    };
     if !out.status.success() {
         let stderr = String::from_utf8_lossy(&out.stderr);
         if stderr.contains("No such file or directory") {

@@ -243,6 +243,19 @@ async fn incremental_bgp_routes_are_their_own_origin() {
     let table = ns.ip(&["route", "show", "table", "200"]);
     assert_eq!(table.matches("proto 241").count(), 5, "{table}");
     assert_eq!(table.lines().count(), 6, "{table}");
+
+    // A restarted daemon (new connection) takes over its routes left in the kernel: replace, no EEXIST.
+    drop(nl);
+    let nl = ferrolb_netlink::Netlink::connect(ns.netns()).await.unwrap();
+    let moved: Vec<Route> = bgp[..5].iter().map(|r| Route { next_hop: NextHop::Blackhole, ..r.clone() }).collect();
+    let report = nl.install_routes(RouteOrigin::Bgp, &moved).await;
+    assert!(report.errors.is_empty(), "{:#?}", report.errors);
+    assert_eq!((report.replaced, report.added, report.requests), (5, 0, 5));
+    assert_eq!(nl.read_count(), 2, "one route dump per family on the first install only");
+    nl.install_routes(RouteOrigin::Bgp, &moved).await;
+    assert_eq!(nl.read_count(), 2);
+    let table = ns.ip(&["route", "show", "table", "200"]);
+    assert_eq!(table.matches("blackhole").count(), 5, "{table}");
 }
 
 /// A UDP socket bound inside `ns`.
