@@ -2,6 +2,8 @@
 //! back-to-back harness of two sessions with a fake clock.
 #![allow(dead_code, clippy::unwrap_used)]
 
+pub mod driver;
+
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 

@@ -1,149 +1,24 @@
-//! Interoperability with FRR's bgpd over real TCP, in a network namespace (needs root, skips
-//! loudly otherwise). A minimal blocking driver in this file plays the role of the tokio driver:
-//! it carries out the session's actions on a `std::net::TcpStream` and feeds it bytes and time.
+//! Interoperability with FRR's bgpd and BIRD over real TCP, each in a network namespace joined
+//! to the root namespace by a veth pair (needs root, skips loudly otherwise). The blocking
+//! driver in `common/driver.rs` plays the role of the tokio driver.
 #![allow(clippy::unwrap_used)]
 
-use std::io::{ErrorKind, Read, Write};
-use std::net::{Ipv4Addr, Shutdown, SocketAddr, TcpStream};
+mod common;
+
+use std::net::{Ipv4Addr, SocketAddr};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
+use common::driver::Driver;
 use ferrolb_bgp::fsm::State;
-use ferrolb_bgp::session::{
-    Action, Direction, GracefulRestartConfig, Input, Negotiated, PeerAs, ReceivedUpdate, Session, SessionConfig,
-};
+use ferrolb_bgp::session::{Action, DownReason, GracefulRestartConfig, Input, PeerAs, SessionConfig};
 use ferrolb_bgp::wire::{
-    AsPath, Community, Context, Family, LargeCommunity, Message, MpNextHop, Origin, PathAttributes, code,
+    AsPath, Community, Context, Family, LargeCommunity, Message, MpNextHop, Notification, Origin, PathAttributes, code,
 };
+use ferrolb_lab::bird::{Bird, StaticInjector};
 use ferrolb_lab::frr::{Daemon, Family as LabFamily, Frr};
 use ferrolb_lab::{Netns, skip_unless_root, wait_for};
 use ipnet::IpNet;
-
-/// Carries out a session's actions on one real TCP connection.
-struct Driver {
-    session: Session,
-    peer: SocketAddr,
-    stream: Option<TcpStream>,
-    conn: u64,
-    /// Every action seen, in order.
-    actions: Vec<Action>,
-    /// Every byte received from the peer, in order (for captured vectors).
-    received: Vec<u8>,
-}
-
-impl Driver {
-    fn new(config: SessionConfig, peer: SocketAddr) -> Driver {
-        Driver {
-            session: Session::new(config).expect("config"),
-            peer,
-            stream: None,
-            conn: 0,
-            actions: Vec::new(),
-            received: Vec::new(),
-        }
-    }
-
-    fn input(&mut self, input: Input) {
-        self.session.handle(Instant::now(), input);
-        self.carry_out();
-    }
-
-    fn carry_out(&mut self) {
-        while let Some(action) = self.session.poll_action() {
-            match &action {
-                Action::Connect => match TcpStream::connect_timeout(&self.peer, Duration::from_secs(3)) {
-                    Ok(s) => {
-                        s.set_read_timeout(Some(Duration::from_millis(20))).expect("timeout");
-                        s.set_nodelay(true).expect("nodelay");
-                        self.conn += 1;
-                        self.stream = Some(s);
-                        self.session
-                            .handle(Instant::now(), Input::Connected { conn: self.conn, direction: Direction::Active });
-                    }
-                    Err(_) => self.session.handle(Instant::now(), Input::ConnectFailed),
-                },
-                Action::Send { conn, bytes } if *conn == self.conn => {
-                    if let Some(s) = self.stream.as_mut() {
-                        s.write_all(bytes).expect("write");
-                    }
-                }
-                Action::Close { conn } if *conn == self.conn => {
-                    if let Some(s) = self.stream.take() {
-                        let _ = s.shutdown(Shutdown::Both);
-                    }
-                }
-                _ => {}
-            }
-            self.actions.push(action);
-        }
-    }
-
-    /// One round: read what is there (20 ms at most), fire due timers, carry out actions.
-    fn turn(&mut self) {
-        let mut buf = [0u8; 65536];
-        let read = self.stream.as_mut().map(|s| s.read(&mut buf));
-        match read {
-            Some(Ok(0)) => {
-                self.stream = None;
-                self.session.handle(Instant::now(), Input::Closed { conn: self.conn });
-            }
-            Some(Ok(n)) => {
-                self.received.extend_from_slice(&buf[..n]);
-                self.session.handle(Instant::now(), Input::Bytes { conn: self.conn, data: buf[..n].to_vec() });
-            }
-            Some(Err(e)) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {}
-            Some(Err(_)) => {
-                self.stream = None;
-                self.session.handle(Instant::now(), Input::Closed { conn: self.conn });
-            }
-            None => std::thread::sleep(Duration::from_millis(20)),
-        }
-        let now = Instant::now();
-        if self.session.poll_timeout().is_some_and(|t| t <= now) {
-            self.session.handle_timeout(now);
-        }
-        self.carry_out();
-    }
-
-    fn run_until(&mut self, timeout: Duration, what: &str, mut cond: impl FnMut(&Driver) -> bool) {
-        let end = Instant::now() + timeout;
-        while !cond(self) {
-            assert!(Instant::now() < end, "timed out waiting for {what}; actions: {:#?}", self.actions);
-            self.turn();
-        }
-    }
-
-    fn run_for(&mut self, d: Duration) {
-        let end = Instant::now() + d;
-        while Instant::now() < end {
-            self.turn();
-        }
-    }
-
-    fn updates(&self) -> Vec<ReceivedUpdate> {
-        self.actions
-            .iter()
-            .filter_map(|a| match a {
-                Action::Update(u) => Some((**u).clone()),
-                _ => None,
-            })
-            .collect()
-    }
-
-    fn announced(&self) -> Vec<IpNet> {
-        self.updates().iter().flat_map(ReceivedUpdate::announced).collect()
-    }
-
-    fn negotiated(&self) -> Negotiated {
-        self.actions
-            .iter()
-            .find_map(|a| match a {
-                Action::Established(n) => Some((**n).clone()),
-                _ => None,
-            })
-            .expect("established")
-    }
-}
 
 fn root_ip(args: &[&str]) {
     let out = Command::new("ip").args(args).output().expect("ip");
@@ -154,19 +29,26 @@ fn net(s: &str) -> IpNet {
     s.parse().expect("prefix")
 }
 
+/// A namespace joined to the root namespace by a veth pair: (namespace, our address in the
+/// root namespace, the peer's address in the namespace). A /30 of the benchmarking range,
+/// picked per process and test so parallel runs do not clash.
+fn link(tag: &str, index: u8) -> (Netns, Ipv4Addr, Ipv4Addr) {
+    let ns = Netns::new(tag).expect("namespace");
+    let root_if = ns.veth_to_root("eth0").expect("veth to root");
+    let third = (std::process::id() % 120) as u8 * 2 + index;
+    let ours = Ipv4Addr::new(198, 18, third, 1);
+    let theirs = Ipv4Addr::new(198, 18, third, 2);
+    root_ip(&["addr", "add", &format!("{ours}/30"), "dev", &root_if]);
+    ns.add_addr("eth0", &format!("{theirs}/30")).expect("address");
+    (ns, ours, theirs)
+}
+
 #[test]
 fn frr_session_routes_refresh_and_shutdown() {
     if skip_unless_root("frr_session_routes_refresh_and_shutdown") {
         return;
     }
-    let ns = Netns::new("bgpcore").expect("namespace");
-    let root_if = ns.veth_to_root("eth0").expect("veth to root");
-    // A /30 of the benchmarking range, picked per process so parallel runs do not clash.
-    let third = (std::process::id() % 250) as u8;
-    let ours = Ipv4Addr::new(198, 18, third, 1);
-    let frr_addr = Ipv4Addr::new(198, 18, third, 2);
-    root_ip(&["addr", "add", &format!("{ours}/30"), "dev", &root_if]);
-    ns.add_addr("eth0", &format!("{frr_addr}/30")).expect("address");
+    let (ns, ours, frr_addr) = link("bgpfrr", 0);
     let conf = format!(
         "router bgp 65002
  bgp router-id 10.255.0.2
@@ -320,4 +202,80 @@ fn frr_session_routes_refresh_and_shutdown() {
         )
     })
     .expect("FRR dropped the session");
+}
+
+#[test]
+fn bird_connects_to_us_and_sends_a_table() {
+    if skip_unless_root("bird_connects_to_us_and_sends_a_table") {
+        return;
+    }
+    let (ns, ours, bird_addr) = link("bgpbird", 1);
+    let mut config = SessionConfig::new(65001, PeerAs::External, Ipv4Addr::new(10, 255, 0, 1));
+    config.passive = true;
+    config.families = vec![Family::IPV4_UNICAST];
+    let mut d = Driver::new(config, SocketAddr::from((bird_addr, 179)));
+    // Passive: BIRD connects to us, on a port of our choosing.
+    let port = d.listen(SocketAddr::from((ours, 0))).port();
+    const COUNT: usize = 20_000;
+    let inj = StaticInjector::new(bird_addr.into(), 65010, ours.into(), 65001, COUNT as u32);
+    let bird_conf = inj
+        .config()
+        .expect("config")
+        .replace(&format!("neighbor {ours} as 65001;"), &format!("neighbor {ours} port {port} as 65001;"))
+        .replace("import none;", "import all;");
+    assert!(bird_conf.contains(&format!("port {port}")), "{bird_conf}");
+    d.input(Input::Start);
+    assert_eq!(d.session.state(), State::Active);
+    let bird = Bird::start(&ns, &bird_conf).expect("BIRD starts");
+
+    d.run_until(Duration::from_secs(30), "BIRD's session", |d| d.session.state() == State::Established);
+    let n = d.negotiated();
+    assert_eq!(n.direction, ferrolb_bgp::session::Direction::Passive);
+    assert_eq!(n.peer_asn, 65010);
+    assert_eq!(n.context.families, vec![Family::IPV4_UNICAST]);
+    let t0 = Instant::now();
+    d.run_until(Duration::from_secs(60), "BIRD's table", |d| d.announced_count() >= COUNT);
+    eprintln!("{COUNT} prefixes from BIRD received and decoded in {:?} (debug build)", t0.elapsed());
+    let got = d.announced();
+    let expected: Vec<IpNet> = inj.prefixes().expect("prefixes").map(IpNet::V4).collect();
+    let mut sorted = got.clone();
+    sorted.sort();
+    sorted.dedup();
+    assert_eq!(sorted.len(), COUNT);
+    assert!(expected.iter().all(|p| sorted.binary_search(p).is_ok()));
+    let first = d.updates().into_iter().next().expect("an update");
+    assert_eq!(first.update.attributes.as_path, Some(AsPath::sequence(vec![65010])));
+    assert_eq!(first.update.attributes.next_hop, Some(bird_addr));
+
+    // Ours reaches BIRD.
+    let attrs = PathAttributes {
+        origin: Some(Origin::Igp),
+        as_path: Some(AsPath::sequence(vec![65001])),
+        next_hop: Some(ours),
+        ..Default::default()
+    };
+    d.session.announce(Instant::now(), &attrs, None, &[net("10.88.0.0/24")], &[]).expect("announce");
+    d.carry_out();
+    let end = Instant::now() + Duration::from_secs(10);
+    loop {
+        d.turn();
+        if bird.routes("10.88.0.0/24").is_ok_and(|r| !r.is_empty()) {
+            break;
+        }
+        assert!(Instant::now() < end, "BIRD never learned 10.88.0.0/24:\n{}", bird.logs());
+    }
+
+    // BIRD shuts the session down: we get its Cease / Administrative Shutdown.
+    bird.birdc("disable peer").expect("birdc");
+    d.run_until(Duration::from_secs(10), "BIRD's NOTIFICATION", |d| d.session.state() != State::Established);
+    let down = d.actions.iter().rev().find_map(|a| match a {
+        Action::Down { reason, was_established: true, .. } => Some(reason.clone()),
+        _ => None,
+    });
+    match down.expect("a Down action") {
+        DownReason::NotificationReceived(Notification { code: c, subcode, .. }) => {
+            assert_eq!((c, subcode), (code::CEASE, code::cease::ADMINISTRATIVE_SHUTDOWN))
+        }
+        other => panic!("unexpected down reason {other:?}"),
+    }
 }
