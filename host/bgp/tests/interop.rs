@@ -35,7 +35,7 @@ fn net(s: &str) -> IpNet {
 fn link(tag: &str, index: u8) -> (Netns, Ipv4Addr, Ipv4Addr) {
     let ns = Netns::new(tag).expect("namespace");
     let root_if = ns.veth_to_root("eth0").expect("veth to root");
-    let third = (std::process::id() % 120) as u8 * 2 + index;
+    let third = (std::process::id() % 60) as u8 * 4 + index;
     let ours = Ipv4Addr::new(198, 18, third, 1);
     let theirs = Ipv4Addr::new(198, 18, third, 2);
     root_ip(&["addr", "add", &format!("{ours}/30"), "dev", &root_if]);
@@ -278,4 +278,132 @@ fn bird_connects_to_us_and_sends_a_table() {
         }
         other => panic!("unexpected down reason {other:?}"),
     }
+}
+
+/// FRR peer in a fresh namespace: `router bgp {asn}` with the neighbor `ours` passive, 3/9 timers.
+fn frr_peer(ns: &Netns, asn: u32, ours: Ipv4Addr, our_as: u32, extra: &str) -> Frr {
+    let conf = format!(
+        "router bgp {asn}
+ bgp router-id 10.255.0.2
+ no bgp ebgp-requires-policy
+ no bgp network import-check
+ neighbor {ours} remote-as {our_as}
+ neighbor {ours} passive
+ neighbor {ours} timers 3 9
+{extra}"
+    );
+    Frr::start(ns, &[Daemon::Zebra, Daemon::Bgpd], &conf).expect("FRR starts")
+}
+
+fn wait_frr_prefix(d: &mut Driver, frr: &Frr, prefix: &str, present: bool) -> Vec<ferrolb_lab::frr::BgpPath> {
+    let end = Instant::now() + Duration::from_secs(10);
+    loop {
+        d.turn();
+        let paths = frr.bgp_prefix(LabFamily::Ipv4, prefix).unwrap_or_default();
+        if paths.is_empty() != present {
+            return paths;
+        }
+        assert!(Instant::now() < end, "FRR: {prefix} present={} never held:\n{}", present, frr.logs());
+    }
+}
+
+#[test]
+fn frr_with_us_as_a_two_octet_speaker_exchanges_as4_path() {
+    if skip_unless_root("frr_with_us_as_a_two_octet_speaker_exchanges_as4_path") {
+        return;
+    }
+    let (ns, ours, frr_addr) = link("bgpas4", 2);
+    let frr = frr_peer(
+        &ns,
+        4_200_000_002,
+        ours,
+        65001,
+        " address-family ipv4 unicast\n  network 10.77.0.0/24\n exit-address-family\n",
+    );
+    // We emulate an old speaker: no 4-octet AS capability, so FRR appears as AS_TRANS.
+    let mut config = SessionConfig::new(65001, PeerAs::Number(23456), Ipv4Addr::new(10, 255, 0, 1));
+    config.four_octet_as = false;
+    config.connect_retry = Duration::from_secs(2);
+    let mut d = Driver::new(config, SocketAddr::from((frr_addr, 179)));
+    d.input(Input::Start);
+    d.run_until(Duration::from_secs(30), "Established", |d| d.session.state() == State::Established);
+    assert!(!d.negotiated().context.four_octet_as);
+    // FRR's path AS_PATH [AS_TRANS] + AS4_PATH [4200000002], merged back by our decoder.
+    d.run_until(Duration::from_secs(20), "FRR's route", |d| d.announced().contains(&net("10.77.0.0/24")));
+    let u = d.updates().into_iter().find(|u| u.announced().contains(&net("10.77.0.0/24"))).expect("update");
+    assert_eq!(u.update.attributes.as_path, Some(AsPath::sequence(vec![4_200_000_002])));
+    // FRR sends AS_PATH with the Extended Length bit: flags 0x50, type 2, length 4, then
+    // AS_SEQUENCE of one 2-octet AS_TRANS.
+    let raw_as_path = [0x50, 0x02, 0x00, 0x04, 0x02, 0x01, 0x5b, 0xa0];
+    assert!(
+        d.received.windows(raw_as_path.len()).any(|w| w == raw_as_path),
+        "2-octet AS_PATH with AS_TRANS on the wire"
+    );
+    // Our path with a 4-octet AS goes out as AS_TRANS + AS4_PATH; FRR reconstructs it.
+    let attrs = PathAttributes {
+        origin: Some(Origin::Igp),
+        as_path: Some(AsPath::sequence(vec![65001, 4_200_000_009])),
+        next_hop: Some(ours),
+        ..Default::default()
+    };
+    d.session.announce(Instant::now(), &attrs, None, &[net("10.88.0.0/24")], &[]).expect("announce");
+    d.carry_out();
+    let paths = wait_frr_prefix(&mut d, &frr, "10.88.0.0/24", true);
+    assert_eq!(paths[0].as_path, "65001 4200000009");
+}
+
+#[test]
+fn frr_as_graceful_restart_helper_keeps_our_routes_across_our_restart() {
+    if skip_unless_root("frr_as_graceful_restart_helper_keeps_our_routes_across_our_restart") {
+        return;
+    }
+    let (ns, ours, frr_addr) = link("bgpgr", 3);
+    let frr = frr_peer(&ns, 65002, ours, 65001, "");
+    let config = |restarting: bool| {
+        let mut c = SessionConfig::new(65001, PeerAs::Number(65002), Ipv4Addr::new(10, 255, 0, 1));
+        c.families = vec![Family::IPV4_UNICAST];
+        c.connect_retry = Duration::from_secs(2);
+        c.graceful_restart = Some(GracefulRestartConfig {
+            restart_time: 120,
+            restarting,
+            preserve_forwarding: vec![Family::IPV4_UNICAST],
+            ..Default::default()
+        });
+        c
+    };
+    let attrs = PathAttributes {
+        origin: Some(Origin::Igp),
+        as_path: Some(AsPath::sequence(vec![65001])),
+        next_hop: Some(ours),
+        ..Default::default()
+    };
+    let mut d = Driver::new(config(false), SocketAddr::from((frr_addr, 179)));
+    d.input(Input::Start);
+    d.run_until(Duration::from_secs(30), "Established", |d| d.session.state() == State::Established);
+    assert!(d.negotiated().peer_graceful_restart.is_some(), "FRR advertises graceful restart (helper)");
+    d.session
+        .announce(Instant::now(), &attrs, None, &[net("10.88.0.0/24"), net("10.89.0.0/24")], &[])
+        .expect("announce");
+    d.session.send_end_of_rib_all(Instant::now()).expect("eor");
+    d.carry_out();
+    wait_frr_prefix(&mut d, &frr, "10.88.0.0/24", true);
+    wait_frr_prefix(&mut d, &frr, "10.89.0.0/24", true);
+
+    // We "crash": the TCP connection closes without a NOTIFICATION.
+    drop(d);
+    std::thread::sleep(Duration::from_secs(1));
+    assert!(!frr.bgp_prefix(LabFamily::Ipv4, "10.88.0.0/24").unwrap_or_default().is_empty(), "kept as stale");
+    assert!(!frr.bgp_prefix(LabFamily::Ipv4, "10.89.0.0/24").unwrap_or_default().is_empty(), "kept as stale");
+
+    // We come back with the R and F bits, re-announce only 10.88.0.0/24, then End-of-RIB:
+    // FRR sweeps what we did not refresh.
+    let mut d = Driver::new(config(true), SocketAddr::from((frr_addr, 179)));
+    d.input(Input::Start);
+    d.run_until(Duration::from_secs(30), "Established again", |d| d.session.state() == State::Established);
+    d.session.announce(Instant::now(), &attrs, None, &[net("10.88.0.0/24")], &[]).expect("announce");
+    assert!(!frr.bgp_prefix(LabFamily::Ipv4, "10.89.0.0/24").unwrap_or_default().is_empty(), "stale until EoR");
+    d.session.send_end_of_rib_all(Instant::now()).expect("eor");
+    d.carry_out();
+    wait_frr_prefix(&mut d, &frr, "10.89.0.0/24", false);
+    assert!(!frr.bgp_prefix(LabFamily::Ipv4, "10.88.0.0/24").unwrap_or_default().is_empty());
 }
