@@ -272,7 +272,10 @@ impl Session {
                 }
                 self.set_state(OpenConfirm);
             }
-            (OpenSent | OpenConfirm | Established, E::BgpHeaderErr(n) | E::BgpOpenMsgErr(n) | E::UpdateMsgErr(n)) => {
+            // RFC 4271 §8.2.2 lists header and OPEN errors in Established among the FSM errors;
+            // the codes of §6.1/§6.2 are sent instead, as they say more (and as others do).
+            (OpenSent | OpenConfirm | Established, E::BgpHeaderErr(n) | E::BgpOpenMsgErr(n))
+            | (Established, E::UpdateMsgErr(n)) => {
                 self.send_notification(n.clone());
                 self.go_idle(now, DownReason::NotificationSent(n), false);
             }

@@ -19,11 +19,19 @@
 //! it re-sends that family's Adj-RIB-Out.
 //!
 //! Graceful restart, helper side (RFC 4724): when a session with a GR-capable peer is lost by
-//! TCP failure or hold timer expiry, `Down { retained: Some(..) }` tells the owner to keep the
+//! TCP failure, hold timer expiry or a new connection from the peer while Established
+//! (`DownReason::PeerRestarted`), `Down { retained: Some(..) }` tells the owner to keep the
 //! peer's routes of those families, marked stale. The session then runs the restart timer:
 //! `FlushStale` when it expires, or when the peer comes back without preserving a family;
 //! after re-establishment, `EndOfRib(family)` means "delete what is still stale in that family",
 //! and `FlushStale` follows if End-of-RIB does not arrive within the stale-path time.
+//!
+//! Restarting side: set `GracefulRestartConfig::restarting` (R bit) and `preserve_forwarding`
+//! (F bits) in the configuration of the first session after a restart; the owner defers its
+//! own route selection until the peers' End-of-RIB, and sends its End-of-RIB after its routes.
+//!
+//! Timers are exact unless `SessionConfig::jitter_seed` is set (RFC 4271 §10 jitter on
+//! ConnectRetry and Keepalive, from that seed). Nothing here reads a clock: `now` comes in.
 //!
 //! Connection collisions (RFC 4271 §6.8): a second connection while OpenSent/OpenConfirm is
 //! sent an OPEN too; as soon as the peer's BGP Identifier is known, the connection initiated by

@@ -921,3 +921,18 @@ fn garbage_from_the_peer_never_panics_the_session() {
     }
     assert!(resets > 10, "garbage should reset sessions now and then ({resets})");
 }
+
+#[test]
+fn an_update_before_established_is_an_fsm_error_even_when_malformed() {
+    let mut m = Manual::new(cfg(65001, 65002, [10, 0, 0, 1]));
+    m.drain();
+    m.feed(peer_open(65002, 90, [10, 0, 0, 2], vec![]));
+    assert_eq!(m.s.state(), State::OpenConfirm);
+    // Unrecognized well-known attribute: an UPDATE error if Established, an FSM error here.
+    let actions = m.feed(message(msg_type::UPDATE, &hex("0000 0004 40 63 01 00")));
+    assert_eq!(
+        Manual::sent(&actions),
+        vec![Message::Notification(Notification::new(code::FSM, code::fsm::UNEXPECTED_IN_OPEN_CONFIRM))]
+    );
+    assert_eq!(m.s.state(), State::Idle);
+}
