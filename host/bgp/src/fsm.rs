@@ -1,7 +1,7 @@
 //! The RFC 4271 §8 finite state machine of one BGP session.
 //!
 //! [`State`], [`Event`] (with the RFC's event numbers and names) and [`Timer`], and the one
-//! `match` over (state, event) in [`Session::event`]. The [`Session`] turns inputs (bytes,
+//! `match` over (state, event) in `Session::event`. The [`Session`] turns inputs (bytes,
 //! connection changes, owner commands) and timer expiries into events; the FSM turns events
 //! into state changes, timer changes and actions. Optional RFC attributes used: none of
 //! DelayOpen/SendNOTIFICATIONwithoutOPEN; DampPeerOscillations is on (IdleHoldTimer with
