@@ -793,3 +793,26 @@ fn captured_frr_updates() {
         assert_eq!(u.is_end_of_rib(), Some(family));
     }
 }
+
+#[test]
+fn route_attributes_are_shared_and_repack_as_is() {
+    let (_, v6) = v6_update();
+    let ra = v6.route_attributes();
+    assert_eq!(ra.mp_unreach, None);
+    let mp = ra.mp_reach.as_ref().expect("family and next hop kept");
+    assert!(mp.nlri.is_empty());
+    assert_eq!(ra.next_hop_for(Family::IPV6_UNICAST), Some("2001:db8::1".parse().expect("ip")));
+    // Two UPDATEs with the same path but other prefixes share their route attributes.
+    let mut other = v6.clone();
+    other.attributes.mp_reach.as_mut().expect("mp").nlri = vec![net("2001:db8:5::/48")];
+    other.attributes.mp_unreach = None;
+    assert_eq!(other.route_attributes(), ra);
+    // And they pack back without naming the next hop again.
+    let updates = pack_updates(&ctx4(), &ra, None, &[net("2001:db8:9::/48")], &[]).expect("packs");
+    assert_eq!(updates.len(), 1);
+    let mp = updates[0].attributes.mp_reach.as_ref().expect("mp_reach");
+    assert_eq!(
+        (mp.next_hop, mp.nlri.clone()),
+        (v6.attributes.mp_reach.expect("mp").next_hop, vec![net("2001:db8:9::/48")])
+    );
+}

@@ -517,6 +517,16 @@ pub(crate) fn put_mp_unreach(out: &mut Vec<u8>, mp: &MpUnreach) -> Result<(), En
 }
 
 impl PathAttributes {
+    /// The next hop for routes of `family`: MP_REACH_NLRI's when it is of that family, else
+    /// NEXT_HOP for IPv4 unicast.
+    pub fn next_hop_for(&self, family: Family) -> Option<IpAddr> {
+        match &self.mp_reach {
+            Some(mp) if mp.family == family => Some(mp.next_hop.addr()),
+            _ if family == Family::IPV4_UNICAST => self.next_hop.map(IpAddr::V4),
+            _ => None,
+        }
+    }
+
     /// Whether no attribute at all is set.
     pub fn is_empty(&self) -> bool {
         *self == PathAttributes::default()

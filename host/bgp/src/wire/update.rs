@@ -93,11 +93,20 @@ impl Update {
     /// The next hop of announced prefixes of `family`: MP_REACH_NLRI's when it carries that
     /// family, else NEXT_HOP for IPv4 unicast.
     pub fn next_hop(&self, family: Family) -> Option<IpAddr> {
-        match &self.attributes.mp_reach {
-            Some(mp) if mp.family == family => Some(mp.next_hop.addr()),
-            _ if family == Family::IPV4_UNICAST => self.attributes.next_hop.map(IpAddr::V4),
-            _ => None,
+        self.attributes.next_hop_for(family)
+    }
+
+    /// The attributes that describe the announced routes, for a RIB: everything but the
+    /// prefix lists (MP_UNREACH_NLRI dropped, MP_REACH_NLRI kept with its family and next hop
+    /// and no NLRI). Equal for every UPDATE carrying the same path, so RIBs can share it;
+    /// [`pack_updates`] and `Session::announce` take it back as is.
+    pub fn route_attributes(&self) -> PathAttributes {
+        let mut a = self.attributes.clone();
+        a.mp_unreach = None;
+        if let Some(mp) = a.mp_reach.as_mut() {
+            mp.nlri.clear();
         }
+        a
     }
 
     /// Encodes the whole message (header included).
@@ -226,8 +235,9 @@ impl Packer {
 /// IPv4 unicast goes in the plain NLRI / withdrawn fields with `attrs.next_hop` as NEXT_HOP,
 /// unless `ctx.ipv4_in_mp`, where it goes in MP_REACH_NLRI with `next_hop` (or `attrs.next_hop`).
 /// IPv6 unicast always goes in MP_REACH_NLRI / MP_UNREACH_NLRI and needs a `next_hop` of
-/// [`MpNextHop::V6`]. `attrs.mp_reach` / `attrs.mp_unreach` are ignored. Withdrawals come
-/// before announcements, IPv4 before IPv6.
+/// [`MpNextHop::V6`]. When `next_hop` is `None`, the next hop of `attrs.mp_reach` (as kept by
+/// [`Update::route_attributes`]) is used; the NLRI of `attrs.mp_reach` / `attrs.mp_unreach`
+/// are ignored. Withdrawals come before announcements, IPv4 before IPv6.
 pub fn pack_updates(
     ctx: &Context,
     attrs: &PathAttributes,
@@ -235,6 +245,7 @@ pub fn pack_updates(
     announce: &[IpNet],
     withdraw: &[IpNet],
 ) -> Result<Vec<Update>, EncodeError> {
+    let next_hop = next_hop.or(attrs.mp_reach.as_ref().map(|m| m.next_hop));
     let base = PathAttributes { mp_reach: None, mp_unreach: None, ..attrs.clone() };
     let mut out = Vec::new();
     let (a4, a6): (Vec<IpNet>, Vec<IpNet>) = announce.iter().partition(|p| matches!(p, IpNet::V4(_)));
