@@ -35,7 +35,7 @@ fn net(s: &str) -> IpNet {
 fn link(tag: &str, index: u8) -> (Netns, Ipv4Addr, Ipv4Addr) {
     let ns = Netns::new(tag).expect("namespace");
     let root_if = ns.veth_to_root("eth0").expect("veth to root");
-    let third = (std::process::id() % 60) as u8 * 4 + index;
+    let third = (std::process::id() % 50) as u8 * 5 + index;
     let ours = Ipv4Addr::new(198, 18, third, 1);
     let theirs = Ipv4Addr::new(198, 18, third, 2);
     root_ip(&["addr", "add", &format!("{ours}/30"), "dev", &root_if]);
@@ -406,4 +406,45 @@ fn frr_as_graceful_restart_helper_keeps_our_routes_across_our_restart() {
     d.carry_out();
     wait_frr_prefix(&mut d, &frr, "10.89.0.0/24", false);
     assert!(!frr.bgp_prefix(LabFamily::Ipv4, "10.88.0.0/24").unwrap_or_default().is_empty());
+}
+
+#[test]
+fn frr_going_silent_expires_our_hold_timer_on_time() {
+    if skip_unless_root("frr_going_silent_expires_our_hold_timer_on_time") {
+        return;
+    }
+    let (ns, ours, frr_addr) = link("bgphold", 4);
+    let _frr = frr_peer(&ns, 65002, ours, 65001, "");
+    let mut config = SessionConfig::new(65001, PeerAs::Number(65002), Ipv4Addr::new(10, 255, 0, 1));
+    config.connect_retry = Duration::from_secs(2);
+    let mut d = Driver::new(config, SocketAddr::from((frr_addr, 179)));
+    d.input(Input::Start);
+    d.run_until(Duration::from_secs(30), "Established", |d| d.session.state() == State::Established);
+    assert_eq!(d.negotiated().hold_time, 9);
+    d.run_for(Duration::from_secs(4));
+    // Silently drop everything on FRR's side of the link.
+    ns.nft(
+        "table inet blackhole {
+  chain in  { type filter hook input  priority -300; iifname \"eth0\" drop; }
+  chain out { type filter hook output priority -300; oifname \"eth0\" drop; }
+}",
+    )
+    .expect("nft");
+    d.run_until(Duration::from_secs(15), "the hold timer to expire", |d| d.session.state() != State::Established);
+    let (i, reason) = d
+        .actions
+        .iter()
+        .enumerate()
+        .rev()
+        .find_map(|(i, a)| match a {
+            Action::Down { reason, was_established: true, .. } => Some((i, reason.clone())),
+            _ => None,
+        })
+        .expect("Down");
+    assert_eq!(reason, DownReason::HoldTimerExpired);
+    let silent_for = d.action_times[i] - d.last_rx.expect("bytes were received");
+    assert!(
+        silent_for >= Duration::from_secs(9) && silent_for < Duration::from_millis(9_100),
+        "expired after {silent_for:?} of silence"
+    );
 }

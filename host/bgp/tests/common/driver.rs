@@ -19,8 +19,12 @@ pub struct Driver {
     pub conn: u64,
     /// Every action seen, in order.
     pub actions: Vec<Action>,
+    /// When each action was carried out.
+    pub action_times: Vec<Instant>,
     /// Every byte received from the peer, in order (for captured vectors).
     pub received: Vec<u8>,
+    /// When bytes last arrived.
+    pub last_rx: Option<Instant>,
 }
 
 impl Driver {
@@ -32,7 +36,9 @@ impl Driver {
             stream: None,
             conn: 0,
             actions: Vec::new(),
+            action_times: Vec::new(),
             received: Vec::new(),
+            last_rx: None,
         }
     }
 
@@ -79,6 +85,7 @@ impl Driver {
                 _ => {}
             }
             self.actions.push(action);
+            self.action_times.push(Instant::now());
         }
     }
 
@@ -98,6 +105,7 @@ impl Driver {
                 self.session.handle(Instant::now(), Input::Closed { conn: self.conn });
             }
             Some(Ok(n)) => {
+                self.last_rx = Some(Instant::now());
                 self.received.extend_from_slice(&buf[..n]);
                 self.session.handle(Instant::now(), Input::Bytes { conn: self.conn, data: buf[..n].to_vec() });
             }
