@@ -16,7 +16,7 @@ struct Ns(String);
 impl Ns {
     fn new(tag: &str) -> Self {
         let name = format!("fnl-bench-{tag}-{}", std::process::id());
-        let _ = Command::new("ip").args(["netns", "del", &name]).status();
+        let _ = Command::new("ip").args(["netns", "del", &name]).stderr(std::process::Stdio::null()).status();
         sh(&["ip", "netns", "add", &name]);
         sh(&["ip", "-n", &name, "link", "add", "v0", "type", "veth", "peer", "name", "v1"]);
         sh(&["ip", "-n", &name, "addr", "add", "192.0.2.1/24", "dev", "v0"]);
@@ -33,7 +33,7 @@ impl Ns {
 
 impl Drop for Ns {
     fn drop(&mut self) {
-        let _ = Command::new("ip").args(["netns", "del", &self.0]).status();
+        let _ = Command::new("ip").args(["netns", "del", &self.0]).stderr(std::process::Stdio::null()).status();
     }
 }
 

@@ -41,8 +41,11 @@ use crate::intent::{
 use crate::netns::Netns;
 use crate::nft;
 
-/// How many change requests are in flight at once.
+/// How many change requests are in flight at once (when the enlarged receive buffer could be set).
 pub const WINDOW: usize = 256;
+/// In-flight requests when the receive buffer could not be forced (no `CAP_NET_ADMIN`): the
+/// acknowledgements of this many requests fit the default buffer (~208 KiB) with room to spare.
+pub const SMALL_WINDOW: usize = 64;
 /// Receive buffer forced on the netlink socket (acknowledgements of a full window fit many times).
 const RCVBUF: usize = 8 << 20;
 /// `rtm_table` value for tables ≥ 256 (the real id travels in `RTA_TABLE`).
@@ -222,6 +225,8 @@ pub struct Netlink {
     /// Serialises the operations that change state, so concurrent callers cannot interleave a
     /// read–diff–write with another write.
     serial: tokio::sync::Mutex<()>,
+    /// Requests in flight at once.
+    window: usize,
     connection: tokio::task::JoinHandle<()>,
 }
 
@@ -240,13 +245,17 @@ impl Netlink {
             let _guard = rt.enter();
             let (mut conn, handle, _unsolicited) = rtnetlink::new_connection()?;
             let socket = conn.socket_mut().socket_mut();
-            nix::sys::socket::setsockopt(&*socket, nix::sys::socket::sockopt::RcvBufForce, &RCVBUF)
-                .map_err(std::io::Error::from)?;
+            let forced = nix::sys::socket::setsockopt(&*socket, nix::sys::socket::sockopt::RcvBufForce, &RCVBUF);
+            if let Err(e) = &forced {
+                tracing::warn!(
+                    "netlink: cannot force a {RCVBUF}-byte receive buffer ({e}); {SMALL_WINDOW} requests in flight"
+                );
+            }
             socket.set_ext_ack(true)?;
             socket.set_cap_ack(true)?;
-            std::io::Result::Ok((conn, handle))
+            std::io::Result::Ok((conn, handle, if forced.is_ok() { WINDOW } else { SMALL_WINDOW }))
         });
-        let (conn, handle) =
+        let (conn, handle, window) =
             opened.and_then(|r| r).map_err(|source| NetlinkError::Connect { ns: ns.to_string(), source })?;
         let connection = tokio::spawn(conn);
         Ok(Netlink {
@@ -256,6 +265,7 @@ impl Netlink {
             reads: AtomicU64::new(0),
             installed: Mutex::new(None),
             serial: tokio::sync::Mutex::new(()),
+            window,
             connection,
         })
     }
@@ -325,7 +335,7 @@ impl Netlink {
                 let r = self.exec(op.message, op.flags).await;
                 (op.object, op.change, r)
             })
-            .buffer_unordered(WINDOW)
+            .buffer_unordered(self.window)
             .collect()
             .await
     }

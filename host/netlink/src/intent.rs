@@ -204,6 +204,19 @@ pub struct Rule {
 }
 
 impl Rule {
+    /// The egress rule of an endpoint: `priority 5000 from ENDPOINT/32 (or /128) lookup TABLE`, which
+    /// sends the endpoint's traffic through the VRF's table (EgressService `network: "2"`).
+    pub fn egress(endpoint: IpAddr, table: u32) -> Rule {
+        Rule {
+            priority: EGRESS_PRIORITY,
+            from: Some(IpNet::from(endpoint)),
+            to: None,
+            iif: None,
+            table,
+            family: Some(IpFamily::of(endpoint)),
+        }
+    }
+
     /// The rule's address family.
     pub fn ip_family(&self) -> IpFamily {
         match (self.from, self.to, self.family) {
@@ -547,6 +560,15 @@ mod tests {
         assert_eq!(errs.len(), 2, "{errs:#?}");
         assert!(errs[0].to_string().contains("declared twice"));
         assert!(errs[1].to_string().contains("declared twice"));
+    }
+
+    #[test]
+    fn egress_rule_shape() {
+        let r = Rule::egress("10.128.2.15".parse().unwrap(), 2);
+        assert_eq!(r.to_string(), "rule priority 5000 from 10.128.2.15/32 lookup 2");
+        let r6 = Rule::egress("2001:db8::15".parse().unwrap(), 2);
+        assert_eq!(r6.from, Some("2001:db8::15/128".parse().unwrap()));
+        DesiredState { rules: vec![r, r6], ..Default::default() }.validate().unwrap();
     }
 
     #[test]
