@@ -330,3 +330,53 @@ async fn snat_rewrites_endpoint_traffic_to_the_load_balancer_address() {
     assert_eq!(source_seen(&sender, &listener, "198.51.100.2:7777").to_string(), "10.1.0.5");
     assert_eq!(nl.apply(&want).await.unwrap().requests, 0);
 }
+
+/// The egress plan on this kernel (no VRF device here; UML covers that): the endpoint's rule at
+/// priority 5000 sends its traffic to table 2, whose default route leaves through the "VRF" link, and
+/// SNAT rewrites the source to the load-balancer address. The peer sees the LB address; another pod
+/// on the same node is not steered (the main table has no way out).
+#[tokio::test]
+async fn egress_plan_rule_table_and_snat_together() {
+    let node = NsGuard::new("enode");
+    let ext = NsGuard::new("eext");
+    let pod = NsGuard::new("epod");
+    let other = NsGuard::new("eoth");
+    veth(&node, "ens4", &ext, "ext0");
+    veth(&pod, "eth0", &node, "pod0");
+    veth(&other, "eth0", &node, "pod1");
+    ext.ip(&["addr", "add", "192.168.130.1/24", "dev", "ext0"]);
+    ext.ip(&["addr", "add", "203.0.113.50/32", "dev", "lo"]);
+    ext.ip(&["route", "add", "192.169.10.0/32", "via", "192.168.130.130"]);
+    pod.ip(&["addr", "add", "10.128.2.15/24", "dev", "eth0"]);
+    pod.ip(&["route", "add", "default", "via", "10.128.2.1"]);
+    other.ip(&["addr", "add", "10.128.3.16/24", "dev", "eth0"]);
+    other.ip(&["route", "add", "default", "via", "10.128.3.1"]);
+    node.sysctl("net.ipv4.ip_forward=1");
+
+    let nl = ferrolb_netlink::Netlink::connect(node.netns()).await.unwrap();
+    let endpoint = "10.128.2.15".parse().unwrap();
+    let want = DesiredState {
+        addresses: vec![
+            Address { interface: "ens4".into(), address: "192.168.130.130/24".parse().unwrap() },
+            Address { interface: "pod0".into(), address: "10.128.2.1/24".parse().unwrap() },
+            Address { interface: "pod1".into(), address: "10.128.3.1/24".parse().unwrap() },
+        ],
+        routes: vec![route("0.0.0.0/0", 2, via("192.168.130.1", Some("ens4")), 150)],
+        rules: vec![Rule::egress(endpoint, 2)],
+        snat: vec![SnatRule { from: endpoint, to: "192.169.10.0".parse().unwrap(), oif: Some("ens4".into()) }],
+        ..Default::default()
+    };
+    let report = nl.apply(&want).await.unwrap();
+    assert!(report.errors.is_empty(), "{:#?}", report.errors);
+    // The main table has only the connected routes, so without the rule nothing leaves the node.
+    assert!(!node.ip(&["route", "show"]).contains("default"));
+
+    let listener = udp_in(&ext, "203.0.113.50:7777");
+    let sender = udp_in(&pod, "10.128.2.15:0");
+    assert_eq!(source_seen(&sender, &listener, "203.0.113.50:7777").to_string(), "192.169.10.0");
+    let (ok, out) = pod.exec(&["ping", "-c", "1", "-W", "2", "203.0.113.50"]);
+    assert!(ok, "the endpoint's ping must go out through table 2 and come back de-NATed: {out}");
+    let (ok, _) = other.exec(&["ping", "-c", "1", "-W", "1", "203.0.113.50"]);
+    assert!(!ok, "a pod without an egress rule must not be routed through table 2");
+    assert_eq!(nl.apply(&want).await.unwrap().requests, 0);
+}
