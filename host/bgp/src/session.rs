@@ -289,6 +289,22 @@ pub enum DownReason {
     PeerRestarted,
 }
 
+impl std::fmt::Display for DownReason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            DownReason::Stopped { subcode } => write!(f, "stopped (Cease subcode {subcode} sent)"),
+            DownReason::HoldTimerExpired => f.write_str("hold timer expired"),
+            DownReason::NotificationSent(n) => write!(f, "sent NOTIFICATION {}", n.describe()),
+            DownReason::NotificationReceived(n) => write!(f, "received NOTIFICATION {}", n.describe()),
+            DownReason::ConnectionClosed => f.write_str("TCP connection closed"),
+            DownReason::ConnectFailed => f.write_str("TCP connection attempt failed"),
+            DownReason::CollisionLost => f.write_str("lost connection collision resolution"),
+            DownReason::FsmError => f.write_str("finite state machine error"),
+            DownReason::PeerRestarted => f.write_str("peer restarted (new connection while Established)"),
+        }
+    }
+}
+
 /// Routes the owner keeps, marked stale, after a graceful-restart-capable peer was lost.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Retained {

@@ -936,3 +936,10 @@ fn an_update_before_established_is_an_fsm_error_even_when_malformed() {
     );
     assert_eq!(m.s.state(), State::Idle);
 }
+
+#[test]
+fn down_reasons_read_well_in_logs() {
+    let n = Notification::new(code::OPEN_MESSAGE, code::open::BAD_PEER_AS);
+    assert_eq!(DownReason::NotificationSent(n).to_string(), "sent NOTIFICATION OPEN Message Error (2/2)");
+    assert_eq!(DownReason::HoldTimerExpired.to_string(), "hold timer expired");
+}
