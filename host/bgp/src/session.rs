@@ -13,6 +13,29 @@
 //! - `Established`, `Down`, `Update`, `EndOfRib`, `RouteRefresh`, `FlushStale`: what the RIBs
 //!   must do.
 //!
+//! ```
+//! use std::net::Ipv4Addr;
+//! use std::time::{Duration, Instant};
+//! use ferrolb_bgp::session::{Action, Direction, Input, PeerAs, Session, SessionConfig};
+//!
+//! let config = SessionConfig::new(65001, PeerAs::Number(65002), Ipv4Addr::new(10, 0, 0, 1));
+//! let mut session = Session::new(config)?;
+//! let t0 = Instant::now(); // the driver's clock; the session never reads one
+//! session.handle(t0, Input::Start);
+//! assert_eq!(session.poll_action(), Some(Action::Connect)); // driver: connect to the peer
+//! # while session.poll_action().is_some() {}
+//! session.handle(t0, Input::Connected { conn: 1, direction: Direction::Active });
+//! while let Some(action) = session.poll_action() {
+//!     match action {
+//!         Action::Send { conn, bytes } => { /* write `bytes` to connection `conn` */ }
+//!         other => { /* Close, Established, Update, ... */ }
+//!     }
+//! }
+//! // No OPEN from the peer: the 4-minute OpenSent hold timer is the next deadline.
+//! assert_eq!(session.poll_timeout(), Some(t0 + Duration::from_secs(240)));
+//! # Ok::<(), ferrolb_bgp::session::ConfigError>(())
+//! ```
+//!
 //! Outbound routes: once Established, the owner sends its Adj-RIB-Out with
 //! [`Session::announce`] (or [`Session::send_update`]) and then [`Session::send_end_of_rib`]
 //! for each negotiated family ([`Session::send_end_of_rib_all`]); on [`Action::RouteRefresh`]

@@ -943,3 +943,90 @@ fn down_reasons_read_well_in_logs() {
     assert_eq!(DownReason::NotificationSent(n).to_string(), "sent NOTIFICATION OPEN Message Error (2/2)");
     assert_eq!(DownReason::HoldTimerExpired.to_string(), "hold timer expired");
 }
+
+#[test]
+fn random_input_sequences_keep_the_session_consistent() {
+    use ferrolb_bgp::session::Direction;
+    use std::collections::HashSet;
+    let mut rng = common::XorShift(0xdead_beef_cafe_f00d);
+    let ctx = Context::default();
+    // Messages a peer might send, valid and not.
+    let corpus: Vec<Vec<u8>> = vec![
+        peer_open(65002, 90, [10, 0, 0, 2], vec![Capability::FourOctetAs(65002)]),
+        peer_open(65002, 3, [10, 0, 0, 9], vec![]),
+        peer_open(65003, 90, [10, 0, 0, 2], vec![]),
+        message(msg_type::KEEPALIVE, &[]),
+        Update::end_of_rib(Family::IPV4_UNICAST).encode(&ctx).expect("eor"),
+        message(
+            msg_type::UPDATE,
+            &hex("0000 0018 40 01 01 00 40 02 06 02 01 0000fdea 40 03 04 c0000201 c0 08 03 000001 08 0a"),
+        ),
+        Message::Notification(Notification::cease(2)).encode(&ctx).expect("n"),
+        message(msg_type::ROUTE_REFRESH, &hex("0001 00 01")),
+        message(9, &[]),
+    ];
+    let (mut established, mut routes) = (0, 0);
+    for run in 0..1000 {
+        let mut c = cfg(65001, 65002, [10, 0, 0, 1]);
+        c.passive = run % 3 == 0;
+        c.graceful_restart = if run % 2 == 0 { gr(false, vec![Family::IPV4_UNICAST]) } else { None };
+        let mut s = Session::new(c).expect("config");
+        let mut now = Instant::now();
+        let mut open: HashSet<u64> = HashSet::new();
+        let mut next_id = 1;
+        s.handle(now, Input::Start);
+        for _ in 0..80 {
+            // Mostly bytes on the newest connection, so sessions do get established.
+            let input = match rng.below(40) {
+                0 => Input::Start,
+                1 => Input::Stop { subcode: 2 },
+                2 => Input::Reset { subcode: 4 },
+                3..=5 => {
+                    next_id += 1;
+                    open.insert(next_id);
+                    let direction = if rng.below(2) == 0 { Direction::Active } else { Direction::Passive };
+                    Input::Connected { conn: next_id, direction }
+                }
+                6 => Input::ConnectFailed,
+                7 | 8 => {
+                    let conn = if rng.below(2) == 0 { next_id } else { rng.below(next_id + 1) };
+                    open.remove(&conn);
+                    Input::Closed { conn }
+                }
+                _ => {
+                    let pick = rng.below(corpus.len() as u64 + 4) as usize;
+                    // The valid OPEN and KEEPALIVE are drawn three times as often.
+                    let mut data =
+                        corpus[if pick >= corpus.len() { (pick - corpus.len()) % 2 * 3 } else { pick }].clone();
+                    if rng.below(5) == 0 {
+                        data.truncate(rng.below(data.len() as u64) as usize);
+                    }
+                    let conn = if rng.below(8) == 0 { rng.below(next_id + 1) } else { next_id };
+                    Input::Bytes { conn, data }
+                }
+            };
+            s.handle(now, input);
+            if rng.below(3) == 0 {
+                now += Duration::from_millis(rng.below(200_000));
+                s.handle_timeout(now);
+                assert!(s.poll_timeout().is_none_or(|t| t > now), "a due timer survived handle_timeout");
+            }
+            while let Some(a) = s.poll_action() {
+                match a {
+                    Action::Send { conn, .. } => assert!(open.contains(&conn), "send on unknown connection {conn}"),
+                    Action::Close { conn } => {
+                        open.remove(&conn);
+                    }
+                    Action::Established(_) => established += 1,
+                    Action::Update(_) | Action::EndOfRib(_) | Action::RouteRefresh(_) => routes += 1,
+                    _ => {}
+                }
+            }
+            if s.state() == State::Established {
+                assert!(s.negotiated().is_some());
+            }
+        }
+    }
+    // The sequences reach the interesting states, not just refusals.
+    assert!(established > 20 && routes > 0, "established {established}, route actions {routes}");
+}
