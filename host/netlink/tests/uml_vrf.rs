@@ -165,6 +165,22 @@ async fn inner() {
         report.errors[0].to_string().starts_with("vrf other: an interface named other exists and is not ferrolb's")
     );
 
+    // The VRF's table changes (2 → 12): the device is recreated, its port re-enslaved, the route moved.
+    let mut moved = want.clone();
+    moved.vrfs[0].table = 12;
+    moved.routes[0].table = 12;
+    moved.rules[3].table = 12;
+    let report = nl.apply(&moved).await.unwrap();
+    assert!(report.errors.is_empty(), "{:#?}", report.errors);
+    let vrf = node.ip(&["-d", "link", "show", "ens4vrf"]);
+    assert!(vrf.contains("vrf table 12") && vrf.contains("alias ferrolb"), "{vrf}");
+    assert!(node.ip(&["link", "show", "ens4"]).contains("master ens4vrf"));
+    let table = node.ip(&["route", "show", "vrf", "ens4vrf"]);
+    assert!(table.contains("default via 192.168.130.1 dev ens4 proto 240 metric 150"), "{table}");
+    assert!(node.ip(&["rule", "show"]).contains("5000:\tfrom 10.128.2.15 lookup 12 proto 240"));
+    assert_eq!(pod_to_external(&pod, &listener).map(|a| a.to_string()).as_deref(), Some("10.128.2.15"));
+    assert_eq!(nl.apply(&moved).await.unwrap().requests, 0);
+
     // Cleanup: everything ferrolb owns goes, the foreign VRF and the ports stay.
     let report = nl.apply(&DesiredState::default()).await.unwrap();
     assert!(report.errors.is_empty(), "{:#?}", report.errors);
