@@ -13,5 +13,6 @@ pub use ferrolb_store as store;
 pub mod bfd;
 pub mod cli;
 pub mod controller;
+pub mod daemon;
 pub mod l2;
 pub mod policy;

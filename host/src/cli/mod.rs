@@ -3,6 +3,8 @@
 pub mod check;
 mod plan;
 mod plugin;
+mod run;
+mod show;
 
 use std::process::ExitCode;
 
@@ -30,6 +32,10 @@ pub enum Command {
     /// Inspect, list and load policy plugins.
     #[command(subcommand)]
     Plugin(plugin::PluginCommand),
+    /// Run the daemon: keep BGP sessions, announce what the policies decide, apply changes live.
+    Run(run::RunArgs),
+    /// Ask the running daemon (bgp summary | bgp neighbors [ADDR] | bgp routes ... | config | plan).
+    Show(show::ShowArgs),
 }
 
 /// Run the command line; `main` maps the result to the process exit status.
@@ -40,6 +46,8 @@ pub fn main() -> ExitCode {
         Command::Check(args) => check::run(args),
         Command::Plan(args) => plan::run(args),
         Command::Plugin(cmd) => plugin::run(cmd),
+        Command::Run(args) => run::run(args),
+        Command::Show(args) => show::run(args),
     };
     match result {
         Ok(code) => code,

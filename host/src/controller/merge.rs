@@ -46,6 +46,9 @@ use crate::policy::merge::exports::ferrolb::policy::merge_policy as mrg;
 use crate::policy::types as wit;
 use crate::policy::{Cause, MergeInstance, PluginError, Registry, World};
 
+/// The merged configuration as the merge policy returned it.
+pub use mrg::MergedConfig;
+
 /// The origin of the configuration translated from the host's MetalLB objects.
 pub const METALLB_ORIGIN: (&str, &str) = ("metallb-system", "metallb");
 
@@ -668,6 +671,18 @@ pub fn render_conflicts(c: &[mrg::Conflict]) -> Vec<Value> {
 /// the policy status: `ok`; `failed` when the section holds the last valid configuration (the
 /// message says whether it is because of conflicts or of the plugin); `not-implemented`.
 pub fn merge(registry: &Registry, model: &Model, node: &str, routes: &[BgpRoute]) -> (Value, Vec<Value>, PolicyStatus) {
+    let (router, errors, status, _) = merge_typed(registry, model, node, routes);
+    (router, errors, status)
+}
+
+/// [`merge`], also returning the merged configuration itself (fresh or last valid) for the
+/// daemon, which turns it into BGP sessions.
+pub fn merge_typed(
+    registry: &Registry,
+    model: &Model,
+    node: &str,
+    routes: &[BgpRoute],
+) -> (Value, Vec<Value>, PolicyStatus, Option<mrg::MergedConfig>) {
     let input = merge_input(model, node, routes);
     let mut conflicts: Option<Vec<mrg::Conflict>> = None;
     let decision = registry.decide(World::Merge, node, |runtime, plugin| {
@@ -687,8 +702,9 @@ pub fn merge(registry: &Registry, model: &Model, node: &str, routes: &[BgpRoute]
     });
     let plugin = registry.active(World::Merge);
     let router = decision.value.as_ref().map(render_router).unwrap_or_else(|| Value::Object(Map::new()));
+    let typed = decision.value.clone();
     let Some(error) = decision.error else {
-        return (router, vec![], PolicyStatus::of(World::Merge, plugin.as_ref(), Ok(())));
+        return (router, vec![], PolicyStatus::of(World::Merge, plugin.as_ref(), Ok(())), typed);
     };
     STALE_MERGES.fetch_add(1, Ordering::Relaxed);
     let kept = if decision.value.is_some() {
@@ -705,12 +721,12 @@ pub fn merge(registry: &Registry, model: &Model, node: &str, routes: &[BgpRoute]
                 status: "failed".into(),
                 message: format!("{} conflict(s) between the configurations (see mergeErrors); {kept}", c.len()),
             };
-            (router, render_conflicts(&c), status)
+            (router, render_conflicts(&c), status, typed)
         }
         None => {
             let mut status = PolicyStatus::of(World::Merge, plugin.as_ref(), Err(error));
             status.message = format!("{}; {kept}", status.message);
-            (router, vec![], status)
+            (router, vec![], status, typed)
         }
     }
 }

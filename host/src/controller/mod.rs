@@ -16,6 +16,7 @@ use serde::Serialize;
 use crate::policy::input;
 use crate::policy::{AllocatorInstance, Plugin, PluginError, Registry, World};
 
+pub mod kernel;
 pub mod merge;
 
 /// Every decision for one node: the JSON contract of `ferrolb plan` (extend it, never rename).
@@ -38,8 +39,13 @@ pub struct Plan {
     pub router: serde_json::Value,
     /// Why the configurations could not be merged.
     pub merge_errors: Vec<serde_json::Value>,
-    /// Egress decisions (the egress policy).
+    /// Egress decisions (the egress policy), one per EgressService.
     pub egress: Vec<serde_json::Value>,
+    /// The kernel state this node must have: NodeNetworkConfigurationPolicy VRFs, addresses,
+    /// routes, route-rules, and the egress ip rules and SNAT (`ferrolb-netlink`'s desired state).
+    pub kernel: ferrolb_netlink::intent::DesiredState,
+    /// Objects kept out of `kernel`, and why.
+    pub kernel_errors: Vec<String>,
     /// What each policy did: which plugin, and whether its section is complete.
     pub policies: Vec<PolicyStatus>,
 }
@@ -202,22 +208,27 @@ fn allocate(registry: &Registry, model: &Model, held: &[Allocation]) -> (Allocat
 
 /// Plan every decision for `node`, starting from the allocations the host holds.
 pub fn plan(registry: &Registry, model: &Model, node: &str, held: &[Allocation]) -> Plan {
+    plan_with_router(registry, model, node, held).0
+}
+
+/// [`plan`], also returning the merged router configuration itself (the `router` section in
+/// typed form, fresh or last valid), which the daemon turns into BGP sessions.
+pub fn plan_with_router(
+    registry: &Registry,
+    model: &Model,
+    node: &str,
+    held: &[Allocation],
+) -> (Plan, Option<merge::MergedConfig>) {
     let (allocations, allocator_status) = allocate(registry, model, held);
     let mut policies = vec![allocator_status];
-    let (adv, advertise_status) = advertise(registry, model, node, &allocations.granted);
+    let eg = egress(registry, model, node, &allocations.granted);
+    let (adv, advertise_status) = advertise(registry, model, node, &allocations.granted, &eg.labels);
     policies.push(advertise_status);
-    let (router, merge_errors, merge_status) = merge::merge(registry, model, node, &adv.bgp);
+    let (router, merge_errors, merge_status, merged) = merge::merge_typed(registry, model, node, &adv.bgp);
     policies.push(merge_status);
-    {
-        let world = World::Egress;
-        policies.push(PolicyStatus {
-            world,
-            plugin: registry.active(world).map(|p| p.label()).unwrap_or_default(),
-            status: "not-connected".into(),
-            message: format!("the host does not call the {world} policy yet; its sections are empty"),
-        });
-    }
-    Plan {
+    policies.push(eg.status);
+    let (kernel_state, kernel_errors) = kernel::desired_state(model, node, &eg.kernel);
+    let plan = Plan {
         node: node.to_string(),
         allocations: allocations.granted,
         allocation_errors: allocations.errors,
@@ -226,9 +237,115 @@ pub fn plan(registry: &Registry, model: &Model, node: &str, held: &[Allocation])
         advertise_errors: adv.errors,
         router,
         merge_errors,
-        egress: vec![],
+        egress: eg.decisions,
+        kernel: kernel_state,
+        kernel_errors: kernel_errors.iter().map(|e| e.to_string()).collect(),
         policies,
+    };
+    (plan, merged)
+}
+
+/// The egress policy's part of the plan.
+struct Egress {
+    /// The decisions, as the plan shows them.
+    decisions: Vec<serde_json::Value>,
+    /// Their kernel part for this node.
+    kernel: Vec<kernel::EgressKernel>,
+    /// `(node, label key)` the host puts on nodes.
+    labels: Vec<(String, String)>,
+    status: PolicyStatus,
+}
+
+/// Decide every EgressService whose Service holds load-balancer addresses (OVN-Kubernetes
+/// semantics, the egress policy). A service without an allocation, or an EgressService without a
+/// LoadBalancer Service, is reported in its decision's `refusals` by the host itself.
+fn egress(registry: &Registry, model: &Model, node: &str, granted: &[Allocation]) -> Egress {
+    use crate::policy::EgressInstance;
+    use crate::policy::convert::{ip_from_wit, prefix_from_wit};
+
+    let world = World::Egress;
+    let mut out =
+        Egress { decisions: vec![], kernel: vec![], labels: vec![], status: PolicyStatus::of(world, None, Ok(())) };
+    if model.egress_services.is_empty() {
+        out.status = PolicyStatus::of(world, registry.active(world).as_ref(), Ok(()));
+        return out;
     }
+    let Some(plugin) = registry.active(world) else {
+        out.status.status = "failed".into();
+        out.status.message = "no egress plugin is active".into();
+        return out;
+    };
+    let result = (|| -> Result<(), PluginError> {
+        let mut inst = EgressInstance::new(registry.runtime(), &plugin)?;
+        let nodes = model.nodes.iter().map(|n| input::node(n, n.conditions.ready)).collect();
+        inst.open(&input::egress_config(model, node, nodes))?;
+        for e in &model.egress_services {
+            let name = e.id.to_string();
+            let host_refusal = |why: String| serde_json::json!({"service": name, "node": "", "rules": [], "snat": [], "refusals": [why]});
+            let Some(svc) =
+                model.service(&e.id).filter(|s| s.service_type == ferrolb_config::model::ServiceType::LoadBalancer)
+            else {
+                out.decisions.push(host_refusal(format!("EgressService {name}: no LoadBalancer Service {name}")));
+                continue;
+            };
+            let ips: Vec<std::net::IpAddr> =
+                granted.iter().find(|a| a.service == name).map(|a| a.ips.clone()).unwrap_or_default();
+            let d = match inst.decide(&input::egress_service(e, svc, &ips, None)) {
+                Ok(d) => d,
+                Err(err) if inst.is_poisoned() => return Err(err),
+                Err(err) => {
+                    out.decisions.push(host_refusal(err.to_string()));
+                    continue;
+                }
+            };
+            let mut k = kernel::EgressKernel::default();
+            let mut rules = vec![];
+            for r in &d.rules {
+                let from = prefix_from_wit(&r.from).map_err(|m| PluginError {
+                    world,
+                    plugin: plugin.label(),
+                    cause: crate::policy::Cause::InvalidAnswer(m),
+                })?;
+                k.rules.push((r.priority, from, r.table));
+                rules.push(serde_json::json!({"priority": r.priority, "from": from.to_string(), "table": r.table}));
+            }
+            let snat: Vec<serde_json::Value> = d
+                .snat
+                .iter()
+                .map(|r| {
+                    let (from, to) = (ip_from_wit(&r.from), ip_from_wit(&r.to));
+                    k.snat.push((from, to));
+                    serde_json::json!({"from": from.to_string(), "to": to.to_string()})
+                })
+                .collect();
+            if let Some(l) = &d.node_label
+                && !d.node.is_empty()
+            {
+                out.labels.push((d.node.clone(), l.key.clone()));
+            }
+            let mut v = serde_json::json!({
+                "service": name,
+                "node": d.node,
+                "rules": rules,
+                "snat": snat,
+                "refusals": d.refusals,
+            });
+            if let Some(l) = &d.node_label {
+                v["nodeLabel"] = serde_json::json!(l.key);
+            }
+            if let Some(ip) = &d.source_ip {
+                v["sourceIp"] = serde_json::json!(ip_from_wit(ip).to_string());
+            }
+            if let Some(t) = d.table {
+                v["table"] = serde_json::json!(t);
+            }
+            out.decisions.push(v);
+            out.kernel.push(k);
+        }
+        Ok(())
+    })();
+    out.status = PolicyStatus::of(world, Some(&plugin), result);
+    out
 }
 
 /// The advertise policy's part of the plan.
@@ -246,7 +363,13 @@ fn community_text(c: &crate::policy::types::Community) -> (bool, String) {
     }
 }
 
-fn advertise(registry: &Registry, model: &Model, node: &str, granted: &[Allocation]) -> (Announcements, PolicyStatus) {
+fn advertise(
+    registry: &Registry,
+    model: &Model,
+    node: &str,
+    granted: &[Allocation],
+    extra_labels: &[(String, String)],
+) -> (Announcements, PolicyStatus) {
     use crate::policy::AdvertiseInstance;
     use crate::policy::convert::{ip_from_wit, prefix_from_wit};
     use std::collections::BTreeMap;
@@ -263,7 +386,15 @@ fn advertise(registry: &Registry, model: &Model, node: &str, granted: &[Allocati
     let result = (|| -> Result<Announcements, PluginError> {
         let mut out = Announcements::default();
         let mut inst = AdvertiseInstance::new(registry.runtime(), &plugin)?;
-        if let Err(errors) = inst.open(&input::advertise_config(model, node))? {
+        let mut config = input::advertise_config(model, node);
+        // The egress policy's node labels (egress-service.k8s.ovn.org/<ns>-<name>), so that
+        // BGPAdvertisement nodeSelectors can follow the egress node (symmetric routing).
+        for (n, key) in extra_labels {
+            if let Some(w) = config.nodes.iter_mut().find(|w| &w.name == n) {
+                w.labels.push(crate::policy::types::Label { key: key.clone(), value: String::new() });
+            }
+        }
+        if let Err(errors) = inst.open(&config)? {
             for e in errors {
                 let objects: Vec<String> = e.objects.iter().map(input::object_name).collect();
                 out.errors.push(AllocationError {

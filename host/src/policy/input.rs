@@ -263,3 +263,53 @@ pub fn advertise_service(s: &model::Service, a: &ferrolb_store::Allocation) -> a
             .collect(),
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// egress
+
+use super::egress::exports::ferrolb::policy::egress_policy as egr;
+
+/// The endpoints of a Service, as the policies see them.
+pub fn endpoints(s: &model::Service) -> Vec<wit::Endpoint> {
+    s.endpoints
+        .iter()
+        .map(|e| wit::Endpoint {
+            addresses: e.addresses.iter().copied().map(ip_to_wit).collect(),
+            node: e.node.clone(),
+            ready: e.ready,
+        })
+        .collect()
+}
+
+/// The egress planner's configuration for `local_node`: the given nodes (the host's liveness view)
+/// and every routing table the NodeNetworkConfigurationPolicies name.
+pub fn egress_config(m: &model::Model, local_node: &str, nodes: Vec<wit::Node>) -> egr::EgressConfig {
+    egr::EgressConfig {
+        local_node: local_node.to_string(),
+        nodes,
+        tables: m.route_tables().into_iter().map(|t| egr::RouteTable { name: t.name, id: t.id }).collect(),
+    }
+}
+
+/// An EgressService with its LoadBalancer Service, the load-balancer addresses the service holds
+/// and the node the host assigned it last time.
+pub fn egress_service(
+    e: &model::EgressService,
+    s: &model::Service,
+    load_balancer_ips: &[std::net::IpAddr],
+    current_node: Option<&str>,
+) -> egr::EgressService {
+    egr::EgressService {
+        id: object_ref(&e.id),
+        source_ip_by: match e.source_ip_by {
+            model::SourceIpBy::LoadBalancerIp => egr::SourceIpBy::LoadBalancerIp,
+            model::SourceIpBy::Network => egr::SourceIpBy::Network,
+        },
+        node_selector: selector(&e.node_selector),
+        network: e.network.clone(),
+        load_balancer_ips: load_balancer_ips.iter().copied().map(ip_to_wit).collect(),
+        traffic_policy: traffic_policy(s.traffic_policy),
+        endpoints: endpoints(s),
+        current_node: current_node.map(str::to_string),
+    }
+}

@@ -1,0 +1,62 @@
+//! `ferrolb run`: start the daemon (see [`crate::daemon`]).
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::Context;
+
+use crate::daemon::{self, Options};
+use crate::policy::{PluginSource, World};
+
+/// Arguments of `ferrolb run`.
+#[derive(clap::Args, Debug)]
+pub struct RunArgs {
+    /// Manifest files or directories; repeatable. Watched: changes are applied live.
+    #[arg(short = 'f', long = "filename", required = true)]
+    pub files: Vec<PathBuf>,
+    /// This node's name (the Kubernetes Node it runs on).
+    #[arg(long)]
+    pub node: String,
+    /// State directory (allocations; created when missing).
+    #[arg(long, default_value = "/var/lib/ferrolb")]
+    pub state: PathBuf,
+    /// Admin socket (`ferrolb show ...` talks to it).
+    #[arg(long, default_value = daemon::DEFAULT_SOCKET, env = "FERROLB_SOCKET")]
+    pub socket: PathBuf,
+    /// How often manifest files are checked for changes, in milliseconds.
+    #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u64).range(10..=3_600_000))]
+    pub poll_ms: u64,
+    /// Use this component instead of a default plugin: `WORLD=PATH` (repeatable).
+    #[arg(long = "plugin", value_name = "WORLD=PATH")]
+    pub plugins: Vec<String>,
+    /// On shutdown, leave the routes ferrolb installed in the kernel.
+    #[arg(long)]
+    pub keep_routes: bool,
+}
+
+/// Run the daemon until SIGTERM / SIGINT.
+pub fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
+    let mut plugins = Vec::new();
+    for spec in &args.plugins {
+        let (world, path) = spec.split_once('=').with_context(|| format!("--plugin {spec:?}: expected WORLD=PATH"))?;
+        let world = World::parse(world).with_context(|| format!("--plugin {spec:?}: unknown world {world:?}"))?;
+        plugins.push((world, PluginSource::parse(path).map_err(anyhow::Error::msg)?));
+    }
+    let opts = Options {
+        files: args.files.clone(),
+        node: args.node.clone(),
+        state: args.state.clone(),
+        socket: args.socket.clone(),
+        poll: Duration::from_millis(args.poll_ms),
+        plugins,
+        keep_routes: args.keep_routes,
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    runtime.block_on(daemon::run(opts)).context("ferrolb run")?;
+    Ok(ExitCode::SUCCESS)
+}

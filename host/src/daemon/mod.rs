@@ -1,0 +1,337 @@
+//! `ferrolb run`: the long-running daemon.
+//!
+//! One reconcile loop: read the manifests → validate → run the controller with the active
+//! plugins ([`controller::plan_with_router`]) → persist the allocations → hand the decisions to
+//! the engines (BGP speaker; BFD, layer 2 and netlink as they are connected). It re-runs when a
+//! manifest file changes (polled fingerprint, [`watch`]) and on engine events. A manifest set
+//! with errors is reported and ignored: the last good configuration stays in force (frr-k8s
+//! behaves the same way). The admin socket ([`admin`]) serves `ferrolb show ...`.
+
+pub mod admin;
+pub mod intent;
+pub mod watch;
+
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime};
+
+use serde::Serialize;
+
+use crate::config::{Model, Source, load};
+use crate::controller::{self, Plan};
+use crate::policy::{PluginSource, Registry, Runtime, RuntimeConfig, World};
+use crate::store::{Allocation, Change, Store};
+
+/// How the daemon is started.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Manifest files or directories.
+    pub files: Vec<PathBuf>,
+    /// This node's name.
+    pub node: String,
+    /// The state directory (allocations).
+    pub state: PathBuf,
+    /// The admin socket path.
+    pub socket: PathBuf,
+    /// How often the manifests are checked for changes.
+    pub poll: Duration,
+    /// Plugins to use instead of the defaults.
+    pub plugins: Vec<(World, PluginSource)>,
+    /// On shutdown, leave the routes ferrolb installed in the kernel.
+    pub keep_routes: bool,
+}
+
+/// Errors that stop the daemon from starting or running.
+#[derive(Debug, thiserror::Error)]
+pub enum DaemonError {
+    /// The state store could not be opened or written.
+    #[error("state store: {0}")]
+    Store(#[from] crate::store::StoreError),
+    /// The plugin runtime or a plugin failed to load.
+    #[error("plugins: {0}")]
+    Plugins(String),
+    /// The admin socket.
+    #[error(transparent)]
+    Admin(#[from] admin::AdminError),
+    /// The BGP speaker.
+    #[error("bgp: {0}")]
+    Bgp(String),
+    /// Signal handling.
+    #[error("signals: {0}")]
+    Signal(std::io::Error),
+}
+
+/// What the daemon knows about its configuration, for `show` commands.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ConfigStatus {
+    /// How many times a configuration was applied.
+    pub generation: u64,
+    /// Whether the newest manifests were valid (false: an older configuration is in force).
+    pub valid: bool,
+    /// The newest manifests' errors (when `valid` is false).
+    pub errors: Vec<String>,
+    /// When the configuration in force was applied.
+    #[serde(with = "unix_time")]
+    pub applied_at: Option<SystemTime>,
+    /// Errors turning the merged router configuration into sessions.
+    pub intent_errors: Vec<String>,
+}
+
+mod unix_time {
+    use std::time::SystemTime;
+
+    pub fn serialize<S: serde::Serializer>(t: &Option<SystemTime>, s: S) -> Result<S::Ok, S::Error> {
+        match t.and_then(|t| t.duration_since(SystemTime::UNIX_EPOCH).ok()) {
+            Some(d) => s.serialize_some(&d.as_secs()),
+            None => s.serialize_none(),
+        }
+    }
+}
+
+/// The state shared between the reconcile loop and the admin socket.
+pub struct Shared {
+    /// Configuration status.
+    pub config: ConfigStatus,
+    /// The plan in force.
+    pub plan: Option<Plan>,
+    /// The BGP intent in force.
+    pub bgp: intent::BgpIntent,
+}
+
+/// What one reconcile decided, for the engines.
+#[derive(Debug, Clone)]
+pub struct Intents {
+    /// The BGP speaker's neighbors and routes.
+    pub bgp: intent::BgpIntent,
+    /// The kernel state (VRFs, routes, rules, SNAT) this node must have.
+    pub kernel: ferrolb_netlink::intent::DesiredState,
+}
+
+/// The daemon's reconcile state.
+pub struct Daemon {
+    opts: Options,
+    store: Store,
+    registry: Registry,
+    shared: Arc<Mutex<Shared>>,
+    model: Option<Model>,
+    fingerprint: Option<watch::Fingerprint>,
+}
+
+impl Daemon {
+    /// Opens the store and the plugins.
+    pub fn new(opts: Options) -> Result<Daemon, DaemonError> {
+        let store = Store::open(&opts.state)?;
+        let runtime =
+            Arc::new(Runtime::new(RuntimeConfig::default()).map_err(|e| DaemonError::Plugins(e.to_string()))?);
+        let registry = Registry::with_builtins(runtime).map_err(|e| DaemonError::Plugins(e.to_string()))?;
+        for (world, source) in &opts.plugins {
+            registry.load_and_install(*world, source).map_err(|e| DaemonError::Plugins(e.to_string()))?;
+        }
+        let shared = Arc::new(Mutex::new(Shared {
+            config: ConfigStatus {
+                generation: 0,
+                valid: false,
+                errors: vec![],
+                applied_at: None,
+                intent_errors: vec![],
+            },
+            plan: None,
+            bgp: intent::BgpIntent::default(),
+        }));
+        Ok(Daemon { opts, store, registry, shared, model: None, fingerprint: None })
+    }
+
+    /// The state the admin socket reads.
+    pub fn shared(&self) -> Arc<Mutex<Shared>> {
+        self.shared.clone()
+    }
+
+    /// The plugin registry (hot swap goes through it).
+    pub fn registry(&self) -> &Registry {
+        &self.registry
+    }
+
+    /// Whether the manifests changed since the last reconcile.
+    pub fn manifests_changed(&self) -> bool {
+        self.fingerprint.as_ref() != Some(&watch::fingerprint(&self.opts.files))
+    }
+
+    /// Reads the manifests (when they changed or `force`), plans, persists the allocations and
+    /// returns the new intents when there is a new plan. A manifest set with errors leaves
+    /// the model in force; a plan is still recomputed from it when `force` (e.g. liveness).
+    pub fn reconcile(&mut self, force: bool) -> Result<Option<Intents>, DaemonError> {
+        let fp = watch::fingerprint(&self.opts.files);
+        let changed = self.fingerprint.as_ref() != Some(&fp);
+        self.fingerprint = Some(fp);
+        if changed {
+            let sources: Vec<Source> = self.opts.files.iter().map(|p| Source::from_arg(p)).collect();
+            let loaded = load(&sources);
+            let errors: Vec<String> = loaded.errors().map(|d| d.to_string()).collect();
+            match loaded.model {
+                Some(model) if errors.is_empty() => {
+                    self.model = Some(model);
+                    self.lock().config.valid = true;
+                    self.lock().config.errors.clear();
+                }
+                _ => {
+                    for e in &errors {
+                        tracing::error!(error = %e, "configuration refused; the previous configuration stays in force");
+                    }
+                    let mut s = self.lock();
+                    s.config.valid = false;
+                    s.config.errors = errors;
+                    if !force {
+                        return Ok(None);
+                    }
+                }
+            }
+        } else if !force {
+            return Ok(None);
+        }
+        let Some(model) = &self.model else { return Ok(None) };
+        let held = self.store.allocations()?;
+        let started = Instant::now();
+        let (plan, merged) = controller::plan_with_router(&self.registry, model, &self.opts.node, &held);
+        tracing::debug!(took_ms = started.elapsed().as_secs_f64() * 1e3, "planned");
+        self.persist(&held, &plan.allocations)?;
+        let (bgp, intent_errors) = match &merged {
+            Some(m) => intent::bgp_intent(m),
+            None => (intent::BgpIntent::default(), vec![]),
+        };
+        for e in &intent_errors {
+            tracing::error!(error = %e, "neighbor not configured");
+        }
+        for e in &plan.kernel_errors {
+            tracing::error!(error = %e, "kernel object not configured");
+        }
+        let kernel = plan.kernel.clone();
+        let mut s = self.lock();
+        s.config.generation += 1;
+        s.config.applied_at = Some(SystemTime::now());
+        s.config.intent_errors = intent_errors.iter().map(|e| e.to_string()).collect();
+        s.plan = Some(plan);
+        s.bgp = bgp.clone();
+        Ok(Some(Intents { bgp, kernel }))
+    }
+
+    /// Writes the allocation changes in one transaction (nothing when nothing changed).
+    fn persist(&self, held: &[Allocation], now: &[Allocation]) -> Result<(), DaemonError> {
+        let mut changes: Vec<Change> = now.iter().filter(|a| !held.contains(a)).cloned().map(Change::Put).collect();
+        changes.extend(
+            held.iter()
+                .filter(|h| !now.iter().any(|a| a.service == h.service))
+                .map(|h| Change::Remove(h.service.clone())),
+        );
+        if !changes.is_empty() {
+            self.store.commit(&changes)?;
+            tracing::info!(changes = changes.len(), "allocations saved");
+        }
+        Ok(())
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Shared> {
+        self.shared.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+/// Answers the daemon-level `show` commands (`show config`, `show plan`); the engines answer
+/// their own.
+pub fn show_daemon(shared: &Mutex<Shared>, args: &[String], json: bool) -> Option<admin::Response> {
+    let s = shared.lock().unwrap_or_else(|p| p.into_inner());
+    let words: Vec<&str> = args.iter().map(String::as_str).collect();
+    match words.as_slice() {
+        ["show", "config"] => Some(if json {
+            admin::Response::ok(serde_json::to_string_pretty(&s.config).unwrap_or_default())
+        } else {
+            let mut out = format!(
+                "generation {}; newest manifests {}\n",
+                s.config.generation,
+                if s.config.valid { "valid" } else { "REFUSED (the previous configuration is in force)" }
+            );
+            for e in s.config.errors.iter().chain(&s.config.intent_errors) {
+                out.push_str(&format!("  {e}\n"));
+            }
+            admin::Response::ok(out)
+        }),
+        ["show", "plan"] => Some(match &s.plan {
+            Some(p) => admin::Response::ok(serde_json::to_string_pretty(p).unwrap_or_default()),
+            None => admin::Response::error("no plan yet: the configuration was never valid"),
+        }),
+        _ => None,
+    }
+}
+
+/// Where `ferrolb run` listens and `ferrolb show` connects by default.
+pub const DEFAULT_SOCKET: &str = "/run/ferrolb/admin.sock";
+
+/// Runs the daemon until SIGTERM or SIGINT.
+pub async fn run(opts: Options) -> Result<(), DaemonError> {
+    use tokio::signal::unix::{SignalKind, signal};
+
+    let poll = opts.poll;
+    let socket = opts.socket.clone();
+    let o = opts.clone();
+    let mut daemon = tokio::task::spawn_blocking(move || Daemon::new(o))
+        .await
+        .map_err(|e| DaemonError::Plugins(e.to_string()))??;
+    let listener = admin::bind(&socket).await?;
+    let shared = daemon.shared();
+    let handler: admin::Handler = Arc::new(move |req: admin::Request| {
+        show_daemon(&shared, &req.args, req.json)
+            .unwrap_or_else(|| admin::Response::error(format!("unknown command: {}", req.args.join(" "))))
+    });
+    tokio::spawn(admin::serve(listener, handler));
+    // The kernel: ferrolb's VRFs, routes, rules and SNAT (only what it owns is ever touched).
+    let netlink = match ferrolb_netlink::Netlink::connect(ferrolb_netlink::Netns::Current).await {
+        Ok(n) => Some(n),
+        Err(e) => {
+            tracing::error!(error = %e, "netlink unavailable: kernel state (VRFs, egress rules, SNAT) is not programmed");
+            None
+        }
+    };
+    let mut term = signal(SignalKind::terminate()).map_err(DaemonError::Signal)?;
+    let mut int = signal(SignalKind::interrupt()).map_err(DaemonError::Signal)?;
+    let mut tick = tokio::time::interval(poll);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    tracing::info!(node = %opts.node, socket = %socket.display(), "ferrolb running");
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {
+                if !daemon.manifests_changed() {
+                    continue;
+                }
+                let (d, result) = tokio::task::spawn_blocking(move || {
+                    let r = daemon.reconcile(false);
+                    (daemon, r)
+                })
+                .await
+                .map_err(|e| DaemonError::Plugins(format!("the reconcile task failed: {e}")))?;
+                daemon = d;
+                match result {
+                    Ok(Some(intents)) => {
+                        tracing::info!(neighbors = intents.bgp.neighbors.len(), "configuration applied");
+                        if let Some(nl) = &netlink {
+                            match nl.apply(&intents.kernel).await {
+                                Ok(report) => {
+                                    for e in &report.errors {
+                                        tracing::error!(object = %e.object, error = %e.message, "the kernel refused a change");
+                                    }
+                                    tracing::debug!(requests = report.requests, "kernel state applied");
+                                }
+                                Err(e) => tracing::error!(error = %e, "kernel state not applied"),
+                            }
+                        }
+                    }
+                    Ok(None) => {}
+                    Err(e) => tracing::error!(error = %e, "reconcile failed; the previous decisions stay in force"),
+                }
+            }
+            _ = term.recv() => break,
+            _ = int.recv() => break,
+        }
+    }
+    tracing::info!("shutting down");
+    let _ = std::fs::remove_file(&socket);
+    Ok(())
+}
