@@ -8,6 +8,7 @@
 
 pub mod advertise;
 pub mod allocator;
+pub mod egress;
 pub mod manifests;
 pub mod merge;
 pub mod report;
@@ -131,7 +132,12 @@ pub fn run_cases(
                 let failure = merge::run(runtime, plugin, &case, opts).err();
                 (case.description.clone(), failure)
             }
-            other => return Err(KitError::World(other)),
+            World::Egress => {
+                let case: egress::Case = serde_norway::from_str(&text)
+                    .map_err(|e| KitError::Case { path: path.clone(), message: e.to_string() })?;
+                let failure = egress::run(runtime, plugin, &case, opts).err();
+                (case.description.clone(), failure)
+            }
         };
         results.push(CaseResult { name, description, failure, duration: started.elapsed() });
     }

@@ -87,6 +87,14 @@ fn builtin_merge_passes_every_case() {
 }
 
 #[test]
+fn builtin_egress_passes_every_case() {
+    let (_, results) = run(World::Egress, &PluginSource::Builtin(World::Egress));
+    assert!(results.len() >= 45, "only {} egress cases", results.len());
+    let failed = failures(&results);
+    assert!(failed.is_empty(), "{} of {} cases failed:\n{}", failed.len(), results.len(), failed.join("\n"));
+}
+
+#[test]
 fn a_wrong_merge_plugin_is_caught_by_case_name() {
     let sloppy = PathBuf::from(ferrolb::policy::builtin::PLUGIN_DIR).join("hostile_sloppy_merge.wasm");
     let (p, results) = run(World::Merge, &PluginSource::Path(sloppy));
