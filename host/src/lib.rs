@@ -11,6 +11,7 @@ pub use ferrolb_config as config;
 pub use ferrolb_store as store;
 
 pub mod bfd;
+pub mod bgp;
 pub mod cli;
 pub mod controller;
 pub mod daemon;
