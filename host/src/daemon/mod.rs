@@ -116,6 +116,7 @@ pub struct Daemon {
     shared: Arc<Mutex<Shared>>,
     model: Option<Model>,
     fingerprint: Option<watch::Fingerprint>,
+    restarted: bool,
 }
 
 impl Daemon {
@@ -139,12 +140,45 @@ impl Daemon {
             plan: None,
             bgp: intent::BgpIntent::default(),
         }));
-        Ok(Daemon { opts, store, registry, shared, model: None, fingerprint: None })
+        // The store remembers the last good configuration: its presence means an earlier run
+        // (graceful restart), and it is what runs when the manifests are broken at start-up.
+        let last = store.last_good_config()?;
+        let restarted = last.is_some();
+        let model = last.and_then(|c| match serde_json::from_slice::<Model>(&c.data) {
+            Ok(m) => Some(m),
+            Err(e) => {
+                tracing::warn!(error = %e, "the stored last good configuration is unreadable; ignored");
+                None
+            }
+        });
+        Ok(Daemon { opts, store, registry, shared, model, fingerprint: None, restarted })
     }
 
     /// The state the admin socket reads.
     pub fn shared(&self) -> Arc<Mutex<Shared>> {
         self.shared.clone()
+    }
+
+    /// The routing tables of VRFs the manifests define (NodeNetworkConfigurationPolicies), for
+    /// installing routes received in a VRF.
+    pub fn route_tables(&self) -> std::collections::BTreeMap<String, u32> {
+        let Some(m) = self.model.as_ref() else { return Default::default() };
+        m.route_tables().into_iter().map(|t| (t.name, t.id)).collect()
+    }
+
+    /// This node's first IPv4 address (the router id of neighbors whose configuration has none).
+    pub fn node_ipv4(&self) -> Option<std::net::Ipv4Addr> {
+        let node = self.model.as_ref()?.nodes.iter().find(|n| n.name == self.opts.node)?;
+        node.addresses.iter().find_map(|a| match a {
+            std::net::IpAddr::V4(v4) => Some(*v4),
+            std::net::IpAddr::V6(_) => None,
+        })
+    }
+
+    /// Whether this start follows an earlier run on the same state (graceful restart: peers
+    /// keep our routes until our End-of-RIB).
+    pub fn restarted(&self) -> bool {
+        self.restarted
     }
 
     /// The plugin registry (hot swap goes through it).
@@ -170,6 +204,14 @@ impl Daemon {
             let errors: Vec<String> = loaded.errors().map(|d| d.to_string()).collect();
             match loaded.model {
                 Some(model) if errors.is_empty() => {
+                    if self.model.as_ref() != Some(&model) {
+                        match serde_json::to_vec(&model) {
+                            Ok(bytes) => {
+                                self.store.commit(&[Change::SetConfig(bytes)])?;
+                            }
+                            Err(e) => tracing::warn!(error = %e, "the configuration could not be saved"),
+                        }
+                    }
                     self.model = Some(model);
                     self.lock().config.valid = true;
                     self.lock().config.errors.clear();
@@ -178,10 +220,14 @@ impl Daemon {
                     for e in &errors {
                         tracing::error!(error = %e, "configuration refused; the previous configuration stays in force");
                     }
-                    let mut s = self.lock();
-                    s.config.valid = false;
-                    s.config.errors = errors;
-                    if !force {
+                    let first = {
+                        let mut s = self.lock();
+                        s.config.valid = false;
+                        s.config.errors = errors;
+                        s.config.generation == 0
+                    };
+                    // At start-up the stored last good configuration (if any) still runs.
+                    if !force && !first {
                         return Ok(None);
                     }
                 }
@@ -235,6 +281,49 @@ impl Daemon {
     }
 }
 
+/// Answers `show bgp ...` from the speaker.
+async fn show_bgp(speaker: &crate::bgp::SpeakerHandle, args: &[String], json: bool) -> Option<admin::Response> {
+    use crate::bgp::{RouteDirection, show};
+    let words: Vec<&str> = args.iter().map(String::as_str).collect();
+    let text_or_json = |text: String, value: serde_json::Result<String>| {
+        if json { admin::Response::ok(value.unwrap_or_default()) } else { admin::Response::ok(text) }
+    };
+    match words.as_slice() {
+        ["show", "bgp", "summary"] => {
+            let s = speaker.summary();
+            Some(text_or_json(show::summary_text(&s), serde_json::to_string_pretty(&s)))
+        }
+        ["show", "bgp", "neighbors", rest @ ..] => {
+            let mut n = speaker.neighbors();
+            if let Some(addr) = rest.first() {
+                let Ok(a) = addr.parse::<std::net::IpAddr>() else {
+                    return Some(admin::Response::error(format!("{addr:?} is not an IP address")));
+                };
+                n.retain(|x| x.address == Some(a));
+                if n.is_empty() {
+                    return Some(admin::Response::error(format!("no neighbor {a}")));
+                }
+            }
+            Some(text_or_json(show::neighbors_text(&n), serde_json::to_string_pretty(&n)))
+        }
+        ["show", "bgp", "routes", rest @ ..] => {
+            let direction = match rest.first() {
+                None | Some(&"advertised") => RouteDirection::Advertised,
+                Some(&"received") => RouteDirection::Received,
+                Some(other) => return Some(admin::Response::error(format!("routes {other}: advertised or received"))),
+            };
+            let neighbor = match rest.get(1).map(|a| a.parse::<std::net::IpAddr>()) {
+                None => None,
+                Some(Ok(a)) => Some(a),
+                Some(Err(_)) => return Some(admin::Response::error(format!("{:?} is not an IP address", rest[1]))),
+            };
+            let r = speaker.routes(direction, neighbor).await;
+            Some(text_or_json(show::routes_text(direction, &r), serde_json::to_string_pretty(&r)))
+        }
+        _ => None,
+    }
+}
+
 /// Answers the daemon-level `show` commands (`show config`, `show plan`); the engines answer
 /// their own.
 pub fn show_daemon(shared: &Mutex<Shared>, args: &[String], json: bool) -> Option<admin::Response> {
@@ -272,13 +361,29 @@ pub async fn run(opts: Options) -> Result<(), DaemonError> {
     let poll = opts.poll;
     let socket = opts.socket.clone();
     let o = opts.clone();
-    let mut daemon = tokio::task::spawn_blocking(move || Daemon::new(o))
-        .await
-        .map_err(|e| DaemonError::Plugins(e.to_string()))??;
+    let (mut daemon, first) = tokio::task::spawn_blocking(move || -> Result<_, DaemonError> {
+        let mut d = Daemon::new(o)?;
+        let first = d.reconcile(true);
+        Ok((d, first))
+    })
+    .await
+    .map_err(|e| DaemonError::Plugins(e.to_string()))??;
     let listener = admin::bind(&socket).await?;
     let shared = daemon.shared();
+    // The BGP speaker: sessions and routes follow the merged router configuration.
+    let speaker = crate::bgp::Speaker::start(crate::bgp::SpeakerOptions {
+        router_id_fallback: daemon.node_ipv4(),
+        vrf_tables: daemon.route_tables(),
+        restarted: daemon.restarted(),
+        ..crate::bgp::SpeakerOptions::default()
+    })
+    .await
+    .map_err(|e| DaemonError::Bgp(e.to_string()))?;
+    let sp = speaker.clone();
+    let runtime = tokio::runtime::Handle::current();
     let handler: admin::Handler = Arc::new(move |req: admin::Request| {
         show_daemon(&shared, &req.args, req.json)
+            .or_else(|| runtime.block_on(show_bgp(&sp, &req.args, req.json)))
             .unwrap_or_else(|| admin::Response::error(format!("unknown command: {}", req.args.join(" "))))
     });
     tokio::spawn(admin::serve(listener, handler));
@@ -290,6 +395,11 @@ pub async fn run(opts: Options) -> Result<(), DaemonError> {
             None
         }
     };
+    match first {
+        Ok(Some(intents)) => apply_intents(&speaker, netlink.as_ref(), &intents).await,
+        Ok(None) => tracing::warn!("no valid configuration yet: nothing is announced"),
+        Err(e) => tracing::error!(error = %e, "the first reconcile failed"),
+    }
     let mut term = signal(SignalKind::terminate()).map_err(DaemonError::Signal)?;
     let mut int = signal(SignalKind::interrupt()).map_err(DaemonError::Signal)?;
     let mut tick = tokio::time::interval(poll);
@@ -309,20 +419,7 @@ pub async fn run(opts: Options) -> Result<(), DaemonError> {
                 .map_err(|e| DaemonError::Plugins(format!("the reconcile task failed: {e}")))?;
                 daemon = d;
                 match result {
-                    Ok(Some(intents)) => {
-                        tracing::info!(neighbors = intents.bgp.neighbors.len(), "configuration applied");
-                        if let Some(nl) = &netlink {
-                            match nl.apply(&intents.kernel).await {
-                                Ok(report) => {
-                                    for e in &report.errors {
-                                        tracing::error!(object = %e.object, error = %e.message, "the kernel refused a change");
-                                    }
-                                    tracing::debug!(requests = report.requests, "kernel state applied");
-                                }
-                                Err(e) => tracing::error!(error = %e, "kernel state not applied"),
-                            }
-                        }
-                    }
+                    Ok(Some(intents)) => apply_intents(&speaker, netlink.as_ref(), &intents).await,
                     Ok(None) => {}
                     Err(e) => tracing::error!(error = %e, "reconcile failed; the previous decisions stay in force"),
                 }
@@ -332,6 +429,30 @@ pub async fn run(opts: Options) -> Result<(), DaemonError> {
         }
     }
     tracing::info!("shutting down");
+    speaker.shutdown(opts.keep_routes).await;
     let _ = std::fs::remove_file(&socket);
     Ok(())
+}
+
+/// Hands one reconcile's decisions to the engines.
+async fn apply_intents(
+    speaker: &crate::bgp::SpeakerHandle,
+    netlink: Option<&ferrolb_netlink::Netlink>,
+    intents: &Intents,
+) {
+    tracing::info!(neighbors = intents.bgp.neighbors.len(), "configuration applied");
+    for e in speaker.apply(&intents.bgp).await {
+        tracing::error!(error = %e, "BGP neighbor not running as configured");
+    }
+    if let Some(nl) = netlink {
+        match nl.apply(&intents.kernel).await {
+            Ok(report) => {
+                for e in &report.errors {
+                    tracing::error!(object = %e.object, error = %e.message, "the kernel refused a change");
+                }
+                tracing::debug!(requests = report.requests, "kernel state applied");
+            }
+            Err(e) => tracing::error!(error = %e, "kernel state not applied"),
+        }
+    }
 }
