@@ -570,7 +570,7 @@ snat:
         let e = check_decision(&expect(FULL), &d, &opts).unwrap_err();
         assert!(e.contains("not sorted"), "{e}");
         let mut d = decision();
-        d.snat.push(d.snat[1].clone());
+        d.snat.push(d.snat[1]);
         let e = check_decision(&expect(FULL), &d, &opts).unwrap_err();
         assert!(e.contains("snat") && e.contains("not sorted and deduplicated"), "{e}");
     }
