@@ -104,12 +104,13 @@ fn ferrolb_receive(n: u32) -> Figures {
     let intent = BgpIntent { neighbors: [(nb.key.clone(), nb)].into(), ..BgpIntent::default() };
     assert!(rt.block_on(h.apply(&intent)).is_empty());
     let est = poll_until("ferrolb Established", || h.neighbors().first().is_some_and(|s| s.state == "Established"));
-    let rib = poll_until("ferrolb RIB", || h.summary().rib_routes >= u64::from(n));
+    // In the RIB = accepted into the Adj-RIB-In (FRR's pfxRcd, BIRD's table count).
+    let rib = poll_until("ferrolb RIB", || h.neighbors().first().is_some_and(|s| s.prefixes_received >= u64::from(n)));
     let kernel = poll_until("ferrolb kernel", || h.summary().kernel_routes >= u64::from(n));
     let rss = vm_hwm_kb(std::process::id());
-    let check = kernel_count(&dut, "186");
+    let check = kernel_count(&dut, &ferrolb_netlink::RouteOrigin::Bgp.protocol().to_string());
     rt.block_on(h.shutdown(false));
-    eprintln!("  (ferrolb kernel table check: {check} routes of protocol 186)");
+    eprintln!("  (ferrolb kernel table check: {check} routes of ferrolb's BGP protocol)");
     Figures { rib: rib - est, kernel: kernel - est, rss_mb: rss as f64 / 1024.0 }
 }
 

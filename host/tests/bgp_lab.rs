@@ -659,3 +659,41 @@ fn rfc7606_treat_as_withdraw_keeps_the_session_a_bad_header_resets_it() {
     drop(_g);
     rt.block_on(h.shutdown(false));
 }
+
+// ------------------------------------------------------------------------------------ BFD hooks
+
+#[test]
+fn bfd_down_tears_the_session_down_until_bfd_up() {
+    if skip_unless_root("bfd_down_tears_the_session_down_until_bfd_up") {
+        return;
+    }
+    let (flb, peer) = pair("bgp-bfd");
+    let body = format!(" neighbor {OURS4} remote-as 65001\n neighbor {OURS4} timers 3 9\n");
+    let frr = Frr::start(&peer, &[Daemon::Zebra, Daemon::Bgpd], &frr_conf(65002, &body)).expect("FRR");
+    let rt = runtime();
+    let h = rt.block_on(Speaker::start(options(&flb))).expect("speaker");
+    let mut n = neighbor(PEER4, 65001, 65002);
+    n.routes.insert(net("198.51.100.0/24"), RouteAttrs::default());
+    assert!(rt.block_on(h.apply(&intent(vec![n.clone()]))).is_empty());
+    wait_established(&frr, Family::Ipv4, OURS4, 30);
+    wait_frr_prefixes(&frr, Family::Ipv4, &[net("198.51.100.0/24")].into(), 10);
+
+    assert!(rt.block_on(h.bfd_down(&n.key)));
+    wait_frr_prefixes(&frr, Family::Ipv4, &BTreeSet::new(), 5);
+    // Held down: longer than the automatic restart delay (1 s) and FRR's retries.
+    std::thread::sleep(Duration::from_secs(4));
+    let st = &h.neighbors()[0];
+    assert_eq!((st.state.as_str(), st.bfd_down, st.sent.notifications), ("Idle", true, 1), "{st:?}");
+    assert!(show::summary_text(&h.summary()).contains("Idle (BFD)"));
+    assert!(!frr.bgp_summary().expect("summary").peer(Family::Ipv4, OURS4).expect("peer").is_established());
+
+    assert!(rt.block_on(h.bfd_up(&n.key)));
+    wait_established(&frr, Family::Ipv4, OURS4, 30);
+    wait_frr_prefixes(&frr, Family::Ipv4, &[net("198.51.100.0/24")].into(), 10);
+    assert!(!rt.block_on(h.bfd_down(&NeighborKey {
+        vrf: String::new(),
+        address: Some(ip("192.0.2.99")),
+        interface: None
+    })));
+    rt.block_on(h.shutdown(false));
+}

@@ -89,6 +89,8 @@ impl RibStats {
 
 /// At most this many queued messages are folded into one kernel batch.
 const BATCH: usize = 4096;
+/// Routes per netlink call (bounds the messages built at once).
+const NETLINK_SLICE: usize = 8192;
 
 /// What the installer finds in the kernel when it starts.
 #[derive(Debug, Clone, Copy)]
@@ -220,13 +222,15 @@ async fn run(
                     None => removes.push(RouteKey { table, dst: prefix, metric }),
                 }
             }
-            if !installs.is_empty() {
-                let rep = nl.install_routes(RouteOrigin::Bgp, &installs).await;
+            // In slices: the netlink messages of a slice are built at once, so a full table
+            // arriving in one batch must not be turned into a million messages in memory.
+            for chunk in installs.chunks(NETLINK_SLICE) {
+                let rep = nl.install_routes(RouteOrigin::Bgp, chunk).await;
                 stats.kernel.fetch_add(rep.added, Ordering::Relaxed);
                 note_errors(&stats, &rep.errors);
             }
-            if !removes.is_empty() {
-                let rep = nl.remove_routes(RouteOrigin::Bgp, &removes).await;
+            for chunk in removes.chunks(NETLINK_SLICE) {
+                let rep = nl.remove_routes(RouteOrigin::Bgp, chunk).await;
                 let _ = stats
                     .kernel
                     .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |k| Some(k.saturating_sub(rep.deleted)));
@@ -240,11 +244,13 @@ async fn run(
                     .into_iter()
                     .flat_map(|t| loc.routes(t).into_iter().map(move |(p, _, _)| RouteKey { table: t, dst: p, metric }))
                     .collect();
-                let rep = nl.remove_routes(RouteOrigin::Bgp, &keys).await;
-                let _ = stats
-                    .kernel
-                    .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |k| Some(k.saturating_sub(rep.deleted)));
-                note_errors(&stats, &rep.errors);
+                for chunk in keys.chunks(NETLINK_SLICE) {
+                    let rep = nl.remove_routes(RouteOrigin::Bgp, chunk).await;
+                    let _ = stats
+                        .kernel
+                        .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |k| Some(k.saturating_sub(rep.deleted)));
+                    note_errors(&stats, &rep.errors);
+                }
             }
             let _ = done.send(());
             return;
