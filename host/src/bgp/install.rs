@@ -87,8 +87,10 @@ impl RibStats {
     }
 }
 
-/// At most this many queued messages are folded into one kernel batch.
-const BATCH: usize = 4096;
+/// At most this many queued messages are folded into one kernel batch: a message carries up to
+/// one UPDATE's worth of prefixes (~800 /24s), so a batch stays near 25k routes and a full table
+/// never sits in memory as netlink requests at once.
+const BATCH: usize = 32;
 /// Routes per netlink call (bounds the messages built at once).
 const NETLINK_SLICE: usize = 8192;
 
