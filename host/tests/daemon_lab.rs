@@ -164,3 +164,169 @@ fn ferrolb_run_announces_to_frr_applies_edits_live_and_leaves_cleanly() {
     })
     .expect("session down");
 }
+
+fn bfd_manifests(with_profile: bool) -> String {
+    let bfd = if with_profile { ", bfdProfile: fast" } else { "" };
+    format!(
+        r#"apiVersion: metallb.io/v1beta1
+kind: IPAddressPool
+metadata: {{name: public, namespace: metallb-system}}
+spec: {{addresses: [198.51.100.0/28]}}
+---
+apiVersion: metallb.io/v1beta1
+kind: BFDProfile
+metadata: {{name: fast, namespace: metallb-system}}
+spec: {{receiveInterval: 50, transmitInterval: 50, detectMultiplier: 3}}
+---
+apiVersion: metallb.io/v1beta2
+kind: BGPPeer
+metadata: {{name: upstream, namespace: metallb-system}}
+spec: {{myASN: 64512, peerASN: 64513, peerAddress: {PEER}, holdTime: 9s{bfd}}}
+---
+apiVersion: metallb.io/v1beta1
+kind: BGPAdvertisement
+metadata: {{name: public, namespace: metallb-system}}
+spec: {{ipAddressPools: [public]}}
+---
+apiVersion: v1
+kind: Node
+metadata: {{name: node-a}}
+status:
+  addresses: [{{type: InternalIP, address: {OURS}}}]
+  conditions: [{{type: Ready, status: "True"}}]
+"#
+    )
+}
+
+/// The neighbor's state as `ferrolb show bgp summary --json` reports it.
+fn our_bgp_state(ns: &Netns, socket: &Path) -> Result<(String, bool), String> {
+    let s = show(ns, socket, &["bgp", "summary", "--json"])?;
+    let v: serde_json::Value = serde_json::from_str(&s).map_err(|e| format!("{e}: {s}"))?;
+    let n = v["neighbors"].as_array().and_then(|a| a.first()).ok_or_else(|| format!("no neighbor: {s}"))?;
+    Ok((n["state"].as_str().unwrap_or("").to_string(), n["bfdDown"].as_bool().unwrap_or(false)))
+}
+
+/// The BFD sessions as `ferrolb show bfd peers --json` reports them.
+fn our_bfd(ns: &Netns, socket: &Path) -> Result<Vec<serde_json::Value>, String> {
+    let s = show(ns, socket, &["bfd", "peers", "--json"])?;
+    let v: serde_json::Value = serde_json::from_str(&s).map_err(|e| format!("{e}: {s}"))?;
+    Ok(v.as_array().cloned().unwrap_or_default())
+}
+
+/// A BGPPeer with a BFDProfile: the daemon runs a BFD session beside the BGP session; when BFD
+/// packets are silently dropped (TCP still flows) ferrolb tears BGP down within the detection
+/// time and keeps it down while BFD is down; BFD up again brings BGP back; removing the profile
+/// stops the BFD session without touching BGP. FRR runs BFD without tying its own BGP session to
+/// it, so every BGP reaction seen here is ferrolb's.
+#[test]
+fn bfd_down_tears_bgp_down_and_holds_it_and_profile_removal_stops_bfd() {
+    if skip_unless_root("bfd_down_tears_bgp_down_and_holds_it_and_profile_removal_stops_bfd") {
+        return;
+    }
+    let flb = Netns::new("dbfd-flb").expect("namespace");
+    let peer = Netns::new("dbfd-peer").expect("namespace");
+    flb.veth("eth0", &peer, "eth0").expect("veth");
+    flb.add_addr("eth0", &format!("{OURS}/24")).expect("addr");
+    peer.add_addr("eth0", &format!("{PEER}/24")).expect("addr");
+    let frr = Frr::start(
+        &peer,
+        &[Daemon::Zebra, Daemon::Bgpd, Daemon::Bfdd],
+        &format!(
+            "bfd\n peer {OURS} local-address {PEER}\n  receive-interval 50\n  transmit-interval 50\n exit\nexit\n\
+             router bgp 64513\n bgp router-id {PEER}\n no bgp ebgp-requires-policy\n neighbor {OURS} remote-as 64512\n \
+             neighbor {OURS} timers 3 9\n neighbor {OURS} timers connect 1\n"
+        ),
+    )
+    .expect("FRR");
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("cluster.yaml");
+    std::fs::write(&file, bfd_manifests(true)).expect("write");
+    let socket = dir.path().join("admin.sock");
+    let mut cmd = flb.command(env!("CARGO_BIN_EXE_ferrolb"));
+    cmd.args(["--log", "info", "run", "--node", "node-a", "--poll-ms", "200", "-f"])
+        .arg(&file)
+        .arg("--state")
+        .arg(dir.path().join("state"))
+        .arg("--socket")
+        .arg(&socket);
+    let mut daemon = flb.spawn(cmd).expect("ferrolb run");
+
+    wait_for(Duration::from_secs(40), "BGP established and BFD up at ferrolb", || {
+        let (state, _) = our_bgp_state(&flb, &socket)?;
+        let bfd = our_bfd(&flb, &socket)?;
+        let up = bfd.iter().any(|p| p["peer"] == PEER && p["status"] == "up");
+        if state == "Established" && up { Ok(()) } else { Err(format!("bgp {state}, bfd {bfd:?}")) }
+    })
+    .unwrap_or_else(|e| panic!("{e}\n{}", frr.logs()));
+    let text = show(&flb, &socket, &["bfd", "peers"]).expect("show bfd peers");
+    assert!(text.contains(&format!("peer {PEER}")) && text.contains("Status: up"), "{text}");
+    let brief = show(&flb, &socket, &["bfd", "peers", "brief"]).expect("show bfd peers brief");
+    assert!(brief.contains(PEER) && brief.contains("up"), "{brief}");
+    // The timers negotiated to the profile's 50 ms on both sides.
+    wait_for(Duration::from_secs(5), "FRR runs 50 ms with ferrolb", || {
+        let p = frr.bfd_peers().map_err(|e| e.to_string())?;
+        match p.iter().find(|p| p.peer.to_string() == OURS) {
+            Some(p) if p.status == "up" && p.remote_transmit_interval_ms == 50 => Ok(()),
+            other => Err(format!("{other:?}")),
+        }
+    })
+    .expect("negotiated");
+
+    // Drop BFD only (UDP 3784) on ferrolb's side: TCP keeps flowing, so only BFD can end BGP.
+    let cut = std::time::Instant::now();
+    flb.nft(
+        "table inet bfdcut {\n chain in { type filter hook input priority -300; udp dport 3784 drop; }\n \
+         chain out { type filter hook output priority -300; udp dport 3784 drop; }\n}",
+    )
+    .expect("drop");
+    wait_for(Duration::from_secs(3), "ferrolb tore BGP down", || {
+        let (state, held) = our_bgp_state(&flb, &socket)?;
+        if state != "Established" && held { Ok(()) } else { Err(format!("{state} held={held}")) }
+    })
+    .unwrap_or_else(|e| panic!("{e}\n{}", frr.logs()));
+    let took = cut.elapsed();
+    eprintln!("BGP torn down {took:?} after BFD packets were dropped (detection time 150 ms)");
+    assert!(took < Duration::from_millis(1500), "BGP torn down only after {took:?}");
+    // Held down while BFD is down, although FRR keeps trying to connect every second.
+    std::thread::sleep(Duration::from_secs(3));
+    let (state, held) = our_bgp_state(&flb, &socket).expect("state");
+    assert!(state != "Established" && held, "BGP must stay down while BFD is down: {state}");
+
+    // BFD back: BGP comes back.
+    flb.nft("delete table inet bfdcut").expect("undrop");
+    wait_for(Duration::from_secs(20), "BGP established again", || {
+        let (state, held) = our_bgp_state(&flb, &socket)?;
+        if state == "Established" && !held { Ok(()) } else { Err(format!("{state} held={held}")) }
+    })
+    .unwrap_or_else(|e| panic!("{e}\n{}", frr.logs()));
+    let before = frr.bgp_summary().expect("summary").peer(Family::Ipv4, OURS).map(|p| p.connections_established);
+
+    // The profile removed from the peer: the BFD session ends, BGP is not reset.
+    std::fs::write(&file, bfd_manifests(false)).expect("write");
+    wait_for(Duration::from_secs(10), "no BFD session at ferrolb", || {
+        let b = our_bfd(&flb, &socket)?;
+        if b.is_empty() { Ok(()) } else { Err(format!("{b:?}")) }
+    })
+    .expect("bfd stopped");
+    wait_for(Duration::from_secs(5), "FRR sees BFD down", || {
+        let p = frr.bfd_peers().map_err(|e| e.to_string())?;
+        match p.iter().find(|p| p.peer.to_string() == OURS) {
+            Some(p) if p.status != "up" => Ok(()),
+            other => Err(format!("{other:?}")),
+        }
+    })
+    .expect("FRR saw the session end");
+    std::thread::sleep(Duration::from_secs(1));
+    let (state, _) = our_bgp_state(&flb, &socket).expect("state");
+    assert_eq!(state, "Established");
+    let after = frr.bgp_summary().expect("summary").peer(Family::Ipv4, OURS).map(|p| p.connections_established);
+    assert_eq!(before, after, "removing the BFD profile must not reset BGP");
+
+    Command::new("kill").args(["-TERM", &daemon.pid().to_string()]).status().expect("kill");
+    let status = wait_for(Duration::from_secs(15), "ferrolb exits", || {
+        daemon.try_wait().map_err(|e| e.to_string())?.ok_or_else(|| "running".to_string())
+    })
+    .expect("exit");
+    assert!(status.success(), "{status:?}");
+}

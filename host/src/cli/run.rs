@@ -33,6 +33,18 @@ pub struct RunArgs {
     /// On shutdown, leave the routes ferrolb installed in the kernel.
     #[arg(long)]
     pub keep_routes: bool,
+    /// Layer-2 mode: the cluster's identity in membership heartbeats (the same on every node).
+    #[arg(long, default_value = "ferrolb")]
+    pub cluster_id: String,
+    /// Layer-2 mode: UDP port of the membership heartbeats (the same on every node).
+    #[arg(long, default_value_t = crate::l2::membership::DEFAULT_PORT)]
+    pub membership_port: u16,
+    /// Layer-2 mode: heartbeat interval in milliseconds (the same on every node).
+    #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u64).range(1..=65_000))]
+    pub membership_interval_ms: u64,
+    /// Layer-2 mode: heartbeats missed before a node is dead (the same on every node).
+    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u8).range(2..))]
+    pub membership_multiplier: u8,
 }
 
 /// Run the daemon until SIGTERM / SIGINT.
@@ -51,6 +63,12 @@ pub fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
         poll: Duration::from_millis(args.poll_ms),
         plugins,
         keep_routes: args.keep_routes,
+        membership: daemon::l2::MembershipSettings {
+            cluster_id: args.cluster_id.clone(),
+            port: args.membership_port,
+            interval: Duration::from_millis(args.membership_interval_ms),
+            multiplier: args.membership_multiplier,
+        },
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)

@@ -219,10 +219,22 @@ pub fn plan_with_router(
     node: &str,
     held: &[Allocation],
 ) -> (Plan, Option<merge::MergedConfig>) {
+    plan_live(registry, model, node, held, None)
+}
+
+/// [`plan_with_router`] with the membership protocol's live set: a node is live for the
+/// policies when it is in `live` (without a live set: when its Ready condition is true).
+pub fn plan_live(
+    registry: &Registry,
+    model: &Model,
+    node: &str,
+    held: &[Allocation],
+    live: Option<&std::collections::BTreeSet<String>>,
+) -> (Plan, Option<merge::MergedConfig>) {
     let (allocations, allocator_status) = allocate(registry, model, held);
     let mut policies = vec![allocator_status];
-    let eg = egress(registry, model, node, &allocations.granted);
-    let (adv, advertise_status) = advertise(registry, model, node, &allocations.granted, &eg.labels);
+    let eg = egress(registry, model, node, &allocations.granted, live);
+    let (adv, advertise_status) = advertise(registry, model, node, &allocations.granted, &eg.labels, live);
     policies.push(advertise_status);
     let (router, merge_errors, merge_status, merged) = merge::merge_typed(registry, model, node, &adv.bgp);
     policies.push(merge_status);
@@ -259,7 +271,13 @@ struct Egress {
 /// Decide every EgressService whose Service holds load-balancer addresses (OVN-Kubernetes
 /// semantics, the egress policy). A service without an allocation, or an EgressService without a
 /// LoadBalancer Service, is reported in its decision's `refusals` by the host itself.
-fn egress(registry: &Registry, model: &Model, node: &str, granted: &[Allocation]) -> Egress {
+fn egress(
+    registry: &Registry,
+    model: &Model,
+    node: &str,
+    granted: &[Allocation],
+    live: Option<&std::collections::BTreeSet<String>>,
+) -> Egress {
     use crate::policy::EgressInstance;
     use crate::policy::convert::{ip_from_wit, prefix_from_wit};
 
@@ -277,7 +295,11 @@ fn egress(registry: &Registry, model: &Model, node: &str, granted: &[Allocation]
     };
     let result = (|| -> Result<(), PluginError> {
         let mut inst = EgressInstance::new(registry.runtime(), &plugin)?;
-        let nodes = model.nodes.iter().map(|n| input::node(n, n.conditions.ready)).collect();
+        let nodes = model
+            .nodes
+            .iter()
+            .map(|n| input::node(n, live.map_or(n.conditions.ready, |l| l.contains(&n.name))))
+            .collect();
         inst.open(&input::egress_config(model, node, nodes))?;
         for e in &model.egress_services {
             let name = e.id.to_string();
@@ -369,6 +391,7 @@ fn advertise(
     node: &str,
     granted: &[Allocation],
     extra_labels: &[(String, String)],
+    live: Option<&std::collections::BTreeSet<String>>,
 ) -> (Announcements, PolicyStatus) {
     use crate::policy::AdvertiseInstance;
     use crate::policy::convert::{ip_from_wit, prefix_from_wit};
@@ -387,6 +410,11 @@ fn advertise(
         let mut out = Announcements::default();
         let mut inst = AdvertiseInstance::new(registry.runtime(), &plugin)?;
         let mut config = input::advertise_config(model, node);
+        if let Some(live) = live {
+            for w in &mut config.nodes {
+                w.live = live.contains(&w.name);
+            }
+        }
         // The egress policy's node labels (egress-service.k8s.ovn.org/<ns>-<name>), so that
         // BGPAdvertisement nodeSelectors can follow the egress node (symmetric routing).
         for (n, key) in extra_labels {

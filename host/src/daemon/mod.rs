@@ -8,9 +8,12 @@
 //! behaves the same way). The admin socket ([`admin`]) serves `ferrolb show ...`.
 
 pub mod admin;
+pub mod bfd;
 pub mod intent;
+pub mod l2;
 pub mod watch;
 
+use std::collections::BTreeSet;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
@@ -39,6 +42,8 @@ pub struct Options {
     pub plugins: Vec<(World, PluginSource)>,
     /// On shutdown, leave the routes ferrolb installed in the kernel.
     pub keep_routes: bool,
+    /// The membership protocol between nodes (layer-2 mode).
+    pub membership: l2::MembershipSettings,
 }
 
 /// Errors that stop the daemon from starting or running.
@@ -106,6 +111,12 @@ pub struct Intents {
     pub bgp: intent::BgpIntent,
     /// The kernel state (VRFs, routes, rules, SNAT) this node must have.
     pub kernel: ferrolb_netlink::intent::DesiredState,
+    /// Whether layer-2 mode is in use (some L2Advertisement exists).
+    pub l2_in_use: bool,
+    /// The addresses this node answers ARP/NDP for.
+    pub l2: Vec<ferrolb_l2::announcer::Announcement>,
+    /// The other nodes, for the membership protocol.
+    pub l2_peers: Vec<ferrolb_l2::membership::Peer>,
 }
 
 /// The daemon's reconcile state.
@@ -117,6 +128,7 @@ pub struct Daemon {
     model: Option<Model>,
     fingerprint: Option<watch::Fingerprint>,
     restarted: bool,
+    live: Option<BTreeSet<String>>,
 }
 
 impl Daemon {
@@ -151,7 +163,7 @@ impl Daemon {
                 None
             }
         });
-        Ok(Daemon { opts, store, registry, shared, model, fingerprint: None, restarted })
+        Ok(Daemon { opts, store, registry, shared, model, fingerprint: None, restarted, live: None })
     }
 
     /// The state the admin socket reads.
@@ -184,6 +196,11 @@ impl Daemon {
     /// The plugin registry (hot swap goes through it).
     pub fn registry(&self) -> &Registry {
         &self.registry
+    }
+
+    /// The membership protocol's live set (from now on the policies elect among these nodes).
+    pub fn set_live(&mut self, live: BTreeSet<String>) {
+        self.live = Some(live);
     }
 
     /// Whether the manifests changed since the last reconcile.
@@ -238,7 +255,7 @@ impl Daemon {
         let Some(model) = &self.model else { return Ok(None) };
         let held = self.store.allocations()?;
         let started = Instant::now();
-        let (plan, merged) = controller::plan_with_router(&self.registry, model, &self.opts.node, &held);
+        let (plan, merged) = controller::plan_live(&self.registry, model, &self.opts.node, &held, self.live.as_ref());
         tracing::debug!(took_ms = started.elapsed().as_secs_f64() * 1e3, "planned");
         self.persist(&held, &plan.allocations)?;
         let (bgp, intent_errors) = match &merged {
@@ -252,13 +269,16 @@ impl Daemon {
             tracing::error!(error = %e, "kernel object not configured");
         }
         let kernel = plan.kernel.clone();
+        let l2_in_use = !model.l2_advertisements.is_empty();
+        let l2 = l2::announcements(&plan);
+        let l2_peers = l2::peers(model, &self.opts.node, self.opts.membership.port);
         let mut s = self.lock();
         s.config.generation += 1;
         s.config.applied_at = Some(SystemTime::now());
         s.config.intent_errors = intent_errors.iter().map(|e| e.to_string()).collect();
         s.plan = Some(plan);
         s.bgp = bgp.clone();
-        Ok(Some(Intents { bgp, kernel }))
+        Ok(Some(Intents { bgp, kernel, l2_in_use, l2, l2_peers }))
     }
 
     /// Writes the allocation changes in one transaction (nothing when nothing changed).
@@ -354,6 +374,84 @@ pub fn show_daemon(shared: &Mutex<Shared>, args: &[String], json: bool) -> Optio
 /// Where `ferrolb run` listens and `ferrolb show` connects by default.
 pub const DEFAULT_SOCKET: &str = "/run/ferrolb/admin.sock";
 
+/// The engines' handles the admin socket reads (the BFD and layer-2 services start lazily).
+#[derive(Default, Clone)]
+pub struct EngineHandles {
+    /// The BFD service, once a neighbor has a profile.
+    pub bfd: Option<crate::bfd::BfdHandle>,
+    /// The layer-2 speaker, once layer-2 mode is in use.
+    pub l2: Option<crate::l2::L2Handle>,
+    /// The membership protocol, once layer-2 mode is in use.
+    pub membership: Option<crate::l2::MembershipHandle>,
+}
+
+/// Answers `show bfd peers [brief]` and `show l2`.
+async fn show_engines(engines: &EngineHandles, args: &[String], json: bool) -> Option<admin::Response> {
+    let words: Vec<&str> = args.iter().map(String::as_str).collect();
+    match words.as_slice() {
+        ["show", "bfd", "peers", rest @ ..] => {
+            let brief = match rest {
+                [] => false,
+                ["brief"] => true,
+                _ => return Some(admin::Response::error("usage: show bfd peers [brief]")),
+            };
+            let peers = match &engines.bfd {
+                None => vec![],
+                Some(h) => match h.peers().await {
+                    Ok(p) => p,
+                    Err(e) => return Some(admin::Response::error(e.to_string())),
+                },
+            };
+            Some(if json {
+                admin::Response::ok(
+                    serde_json::to_string_pretty(&crate::bfd::render_peers_json(&peers, brief)).unwrap_or_default(),
+                )
+            } else {
+                admin::Response::ok(crate::bfd::render_peers(&peers, brief))
+            })
+        }
+        ["show", "l2"] => {
+            let Some(l2) = &engines.l2 else {
+                return Some(if json {
+                    admin::Response::ok("null")
+                } else {
+                    admin::Response::ok("layer-2 mode is not in use (no L2Advertisement)\n")
+                });
+            };
+            let status = match l2.status().await {
+                Ok(s) => s,
+                Err(e) => return Some(admin::Response::error(e.to_string())),
+            };
+            let membership = match &engines.membership {
+                Some(m) => m.status().await.ok(),
+                None => None,
+            };
+            Some(if json {
+                let v = serde_json::json!({"l2": crate::l2::l2_json(&status), "membership": membership});
+                admin::Response::ok(serde_json::to_string_pretty(&v).unwrap_or_default())
+            } else {
+                let mut out = crate::l2::render_l2(&status);
+                if let Some(m) = membership {
+                    out.push_str(&format!(
+                        "membership: {}\n",
+                        if m.status.isolated { "ISOLATED (fenced)" } else { "hears its peers" }
+                    ));
+                    for p in &m.status.peers {
+                        out.push_str(&format!(
+                            "  {:<20} {:<5} last heard {}\n",
+                            p.name,
+                            if p.live { "live" } else { "dead" },
+                            p.last_heard_ago.map_or("never".to_string(), |d| format!("{} ms ago", d.as_millis()))
+                        ));
+                    }
+                }
+                admin::Response::ok(out)
+            })
+        }
+        _ => None,
+    }
+}
+
 /// Runs the daemon until SIGTERM or SIGINT.
 pub async fn run(opts: Options) -> Result<(), DaemonError> {
     use tokio::signal::unix::{SignalKind, signal};
@@ -379,11 +477,15 @@ pub async fn run(opts: Options) -> Result<(), DaemonError> {
     })
     .await
     .map_err(|e| DaemonError::Bgp(e.to_string()))?;
+    let engines: Arc<Mutex<EngineHandles>> = Arc::default();
     let sp = speaker.clone();
+    let en = engines.clone();
     let runtime = tokio::runtime::Handle::current();
     let handler: admin::Handler = Arc::new(move |req: admin::Request| {
+        let engines = en.lock().unwrap_or_else(|p| p.into_inner()).clone();
         show_daemon(&shared, &req.args, req.json)
             .or_else(|| runtime.block_on(show_bgp(&sp, &req.args, req.json)))
+            .or_else(|| runtime.block_on(show_engines(&engines, &req.args, req.json)))
             .unwrap_or_else(|| admin::Response::error(format!("unknown command: {}", req.args.join(" "))))
     });
     tokio::spawn(admin::serve(listener, handler));
@@ -395,8 +497,16 @@ pub async fn run(opts: Options) -> Result<(), DaemonError> {
             None
         }
     };
+    let mut engine = Engines {
+        speaker: speaker.clone(),
+        netlink,
+        bfd: bfd::BfdLink::default(),
+        l2: l2::L2Link::new(opts.node.clone(), opts.membership.clone()),
+        handles: engines,
+        last_bgp: None,
+    };
     match first {
-        Ok(Some(intents)) => apply_intents(&speaker, netlink.as_ref(), &intents).await,
+        Ok(Some(intents)) => engine.apply(&intents).await,
         Ok(None) => tracing::warn!("no valid configuration yet: nothing is announced"),
         Err(e) => tracing::error!(error = %e, "the first reconcile failed"),
     }
@@ -406,53 +516,106 @@ pub async fn run(opts: Options) -> Result<(), DaemonError> {
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     tracing::info!(node = %opts.node, socket = %socket.display(), "ferrolb running");
     loop {
-        tokio::select! {
+        // Why re-plan: the manifests changed, or the live set did (forced).
+        let force = tokio::select! {
             _ = tick.tick() => {
+                engine.retry().await;
                 if !daemon.manifests_changed() {
                     continue;
                 }
-                let (d, result) = tokio::task::spawn_blocking(move || {
-                    let r = daemon.reconcile(false);
-                    (daemon, r)
-                })
-                .await
-                .map_err(|e| DaemonError::Plugins(format!("the reconcile task failed: {e}")))?;
-                daemon = d;
-                match result {
-                    Ok(Some(intents)) => apply_intents(&speaker, netlink.as_ref(), &intents).await,
-                    Ok(None) => {}
-                    Err(e) => tracing::error!(error = %e, "reconcile failed; the previous decisions stay in force"),
+                false
+            }
+            ev = engine.bfd.next_event() => {
+                if let Some(ev) = ev {
+                    engine.bfd.on_event(ev, &speaker).await;
+                }
+                continue;
+            }
+            ev = engine.l2.next_event() => {
+                match ev.and_then(|ev| engine.l2.on_event(ev)) {
+                    Some(live) => {
+                        daemon.set_live(live);
+                        true
+                    }
+                    None => continue,
                 }
             }
             _ = term.recv() => break,
             _ = int.recv() => break,
+        };
+        let (d, result) = tokio::task::spawn_blocking(move || {
+            let r = daemon.reconcile(force);
+            (daemon, r)
+        })
+        .await
+        .map_err(|e| DaemonError::Plugins(format!("the reconcile task failed: {e}")))?;
+        daemon = d;
+        match result {
+            Ok(Some(intents)) => engine.apply(&intents).await,
+            Ok(None) => {}
+            Err(e) => tracing::error!(error = %e, "reconcile failed; the previous decisions stay in force"),
         }
     }
     tracing::info!("shutting down");
+    engine.l2.stop();
+    engine.bfd.shutdown().await;
     speaker.shutdown(opts.keep_routes).await;
     let _ = std::fs::remove_file(&socket);
     Ok(())
 }
 
-/// Hands one reconcile's decisions to the engines.
-async fn apply_intents(
-    speaker: &crate::bgp::SpeakerHandle,
-    netlink: Option<&ferrolb_netlink::Netlink>,
-    intents: &Intents,
-) {
-    tracing::info!(neighbors = intents.bgp.neighbors.len(), "configuration applied");
-    for e in speaker.apply(&intents.bgp).await {
-        tracing::error!(error = %e, "BGP neighbor not running as configured");
-    }
-    if let Some(nl) = netlink {
-        match nl.apply(&intents.kernel).await {
-            Ok(report) => {
-                for e in &report.errors {
-                    tracing::error!(object = %e.object, error = %e.message, "the kernel refused a change");
+/// The engines the decisions drive.
+struct Engines {
+    speaker: crate::bgp::SpeakerHandle,
+    netlink: Option<ferrolb_netlink::Netlink>,
+    bfd: bfd::BfdLink,
+    l2: l2::L2Link,
+    handles: Arc<Mutex<EngineHandles>>,
+    /// The BGP intent in force (BFD sessions that failed to start are retried against it).
+    last_bgp: Option<intent::BgpIntent>,
+}
+
+impl Engines {
+    /// Hands one reconcile's decisions to the engines.
+    async fn apply(&mut self, intents: &Intents) {
+        tracing::info!(neighbors = intents.bgp.neighbors.len(), l2 = intents.l2.len(), "configuration applied");
+        for e in self.speaker.apply(&intents.bgp).await {
+            tracing::error!(error = %e, "BGP neighbor not running as configured");
+        }
+        for e in self.bfd.apply(&intents.bgp, &self.speaker).await {
+            tracing::error!(error = %e, "BFD session not running as configured");
+        }
+        self.last_bgp = Some(intents.bgp.clone());
+        for e in self.l2.apply(intents.l2_in_use, intents.l2_peers.clone(), intents.l2.clone()) {
+            tracing::error!(error = %e, "layer-2 mode not running as configured");
+        }
+        if let Some(nl) = &self.netlink {
+            match nl.apply(&intents.kernel).await {
+                Ok(report) => {
+                    for e in &report.errors {
+                        tracing::error!(object = %e.object, error = %e.message, "the kernel refused a change");
+                    }
+                    tracing::debug!(requests = report.requests, "kernel state applied");
                 }
-                tracing::debug!(requests = report.requests, "kernel state applied");
+                Err(e) => tracing::error!(error = %e, "kernel state not applied"),
             }
-            Err(e) => tracing::error!(error = %e, "kernel state not applied"),
+        }
+        let (l2, membership) = self.l2.handles();
+        let mut h = self.handles.lock().unwrap_or_else(|p| p.into_inner());
+        *h = EngineHandles { bfd: self.bfd.handle(), l2, membership };
+    }
+
+    /// Retries what could not be set up (BFD sessions without a route to the peer yet).
+    async fn retry(&mut self) {
+        if self.bfd.has_pending()
+            && let Some(bgp) = self.last_bgp.clone()
+        {
+            let errors = self.bfd.apply(&bgp, &self.speaker).await;
+            if errors.is_empty() {
+                tracing::info!("BFD sessions set up on retry");
+            }
+            let mut h = self.handles.lock().unwrap_or_else(|p| p.into_inner());
+            h.bfd = self.bfd.handle();
         }
     }
 }
