@@ -330,3 +330,155 @@ fn bfd_down_tears_bgp_down_and_holds_it_and_profile_removal_stops_bfd() {
     .expect("exit");
     assert!(status.success(), "{status:?}");
 }
+
+const L2_SVC: &str = "192.0.2.100";
+const L2_NODES: [&str; 3] = ["node-a", "node-b", "node-c"];
+
+fn l2_manifests() -> String {
+    let mut y = String::new();
+    for (i, name) in L2_NODES.iter().enumerate() {
+        y.push_str(&format!(
+            "apiVersion: v1\nkind: Node\nmetadata: {{name: {name}}}\nstatus:\n  addresses: [{{type: InternalIP, address: 192.0.2.{}}}]\n  \
+             conditions: [{{type: Ready, status: \"True\"}}]\n---\n",
+            i + 1
+        ));
+    }
+    y.push_str(&format!(
+        r#"apiVersion: metallb.io/v1beta1
+kind: IPAddressPool
+metadata: {{name: lab, namespace: metallb-system}}
+spec: {{addresses: [{L2_SVC}/32]}}
+---
+apiVersion: metallb.io/v1beta1
+kind: L2Advertisement
+metadata: {{name: lab, namespace: metallb-system}}
+spec: {{ipAddressPools: [lab], interfaces: [eth0]}}
+---
+apiVersion: v1
+kind: Service
+metadata: {{name: web, namespace: default}}
+spec: {{type: LoadBalancer, ports: [{{port: 80, protocol: TCP}}]}}
+---
+apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata: {{name: web-1, namespace: default, labels: {{kubernetes.io/service-name: web}}}}
+addressType: IPv4
+endpoints:
+- {{addresses: [10.244.1.5], nodeName: node-a, conditions: {{ready: true}}}}
+- {{addresses: [10.244.2.5], nodeName: node-b, conditions: {{ready: true}}}}
+- {{addresses: [10.244.3.5], nodeName: node-c, conditions: {{ready: true}}}}
+"#
+    ));
+    y
+}
+
+/// Which nodes announce [`L2_SVC`] on an interface, from their `show l2 --json`.
+fn l2_owners(nodes: &[(Netns, std::path::PathBuf, bool)]) -> Result<Vec<usize>, String> {
+    let mut owners = Vec::new();
+    for (i, (ns, socket, alive)) in nodes.iter().enumerate() {
+        if !alive {
+            continue;
+        }
+        let s = show(ns, socket, &["l2", "--json"])?;
+        let v: serde_json::Value = serde_json::from_str(&s).map_err(|e| format!("{e}: {s}"))?;
+        let announced = v["l2"]["addresses"].as_array().into_iter().flatten().any(|a| {
+            a["ip"] == L2_SVC
+                && a["announcedOn"].as_array().is_some_and(|on| on.iter().any(|o| o["interface"] == "eth0"))
+        });
+        if announced {
+            owners.push(i);
+        }
+    }
+    Ok(owners)
+}
+
+/// The MAC the client's `arping` gets for [`L2_SVC`].
+fn arping_mac(client: &Netns) -> Result<String, String> {
+    let out = client
+        .command("arping")
+        .args(["-c", "1", "-w", "1", "-I", "eth0", L2_SVC])
+        .output()
+        .map_err(|e| e.to_string())?;
+    let text = String::from_utf8_lossy(&out.stdout).to_lowercase();
+    // Habets' arping: "60 bytes from 02:00:00:00:01:02 (192.0.2.100): index=0 ...".
+    let mut words = text.split_whitespace().skip_while(|w| *w != "from");
+    words.nth(1).map(str::to_string).ok_or(text)
+}
+
+/// Three `ferrolb run` daemons as nodes on one bridge, layer-2 mode: the membership protocol
+/// finds the live set, exactly one node answers ARP for the service address (the advertise
+/// policy's election), `ferrolb show l2` says where and since when; SIGKILL of the owner moves
+/// the address to the node the policy elects among the survivors.
+#[test]
+fn layer2_daemons_elect_one_answering_node_and_move_the_address_when_it_dies() {
+    if skip_unless_root("layer2_daemons_elect_one_answering_node_and_move_the_address_when_it_dies") {
+        return;
+    }
+    let switch = Netns::new("dl2-sw").expect("namespace");
+    let client = Netns::new("dl2-cl").expect("namespace");
+    switch.veth("pc", &client, "eth0").expect("veth");
+    client.add_addr("eth0", "192.0.2.99/24").expect("addr");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("cluster.yaml");
+    std::fs::write(&file, l2_manifests()).expect("write");
+    let mut ports = vec!["pc".to_string()];
+    let mut nodes = Vec::new();
+    let mut macs = Vec::new();
+    for (i, name) in L2_NODES.iter().enumerate() {
+        let ns = Netns::new(&format!("dl2-n{}", i + 1)).expect("namespace");
+        let port = format!("p{}", i + 1);
+        switch.veth(&port, &ns, "eth0").expect("veth");
+        let mac = format!("02:00:00:00:01:0{}", i + 1);
+        ns.ip(&["link", "set", "eth0", "address", &mac]).expect("mac");
+        ns.add_addr("eth0", &format!("192.0.2.{}/24", i + 1)).expect("addr");
+        ports.push(port);
+        macs.push(mac);
+        nodes.push((ns, dir.path().join(format!("{name}.sock")), true));
+    }
+    let refs: Vec<&str> = ports.iter().map(String::as_str).collect();
+    switch.add_bridge("br0", &refs).expect("bridge");
+    let mut daemons = Vec::new();
+    for (i, name) in L2_NODES.iter().enumerate() {
+        let (ns, socket, _) = &nodes[i];
+        let mut cmd = ns.command(env!("CARGO_BIN_EXE_ferrolb"));
+        cmd.args(["--log", "info", "run", "--node", name, "--poll-ms", "200", "--cluster-id", "daemon-lab", "-f"])
+            .arg(&file)
+            .arg("--state")
+            .arg(dir.path().join(format!("{name}-state")))
+            .arg("--socket")
+            .arg(socket);
+        daemons.push(ns.spawn(cmd).expect("ferrolb run"));
+    }
+
+    let owner = wait_for(Duration::from_secs(30), "exactly one node announces the address", || {
+        let o = l2_owners(&nodes)?;
+        if o.len() == 1 { Ok(o[0]) } else { Err(format!("owners {o:?}")) }
+    })
+    .expect("one owner");
+    let mac = wait_for(Duration::from_secs(5), "arping answered", || arping_mac(&client)).expect("arping");
+    assert_eq!(mac, macs[owner], "the client reaches the elected node");
+    // Steady state: still one owner a little later (no flapping).
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(l2_owners(&nodes).expect("owners"), vec![owner]);
+    let text = show(&nodes[owner].0, &nodes[owner].1, &["l2"]).expect("show l2");
+    assert!(text.contains(L2_SVC) && text.contains("eth0") && text.contains("hears its peers"), "{text}");
+
+    // Kill the owner: another node takes the address over and the client follows.
+    let killed = std::time::Instant::now();
+    daemons[owner].kill().expect("kill");
+    nodes[owner].2 = false;
+    let successor = wait_for(Duration::from_secs(10), "another node announces the address", || {
+        let o = l2_owners(&nodes)?;
+        if o.len() == 1 { Ok(o[0]) } else { Err(format!("owners {o:?}")) }
+    })
+    .expect("successor");
+    assert_ne!(successor, owner);
+    let mac = wait_for(Duration::from_secs(5), "the client's ARP follows", || {
+        let m = arping_mac(&client)?;
+        if m == macs[successor] { Ok(m) } else { Err(m) }
+    })
+    .expect("moved");
+    eprintln!("layer-2 failover through the daemons: {:?} (kill to client reaching {mac})", killed.elapsed());
+    let text = show(&nodes[successor].0, &nodes[successor].1, &["l2"]).expect("show l2");
+    assert!(text.contains("dead"), "the membership reports the dead node: {text}");
+}
