@@ -15,5 +15,6 @@ pub mod bgp;
 pub mod cli;
 pub mod controller;
 pub mod daemon;
+pub mod kit;
 pub mod l2;
 pub mod policy;

@@ -482,3 +482,151 @@ fn layer2_daemons_elect_one_answering_node_and_move_the_address_when_it_dies() {
     let text = show(&nodes[successor].0, &nodes[successor].1, &["l2"]).expect("show l2");
     assert!(text.contains("dead"), "the membership reports the dead node: {text}");
 }
+
+fn swap_manifests() -> String {
+    let mut m = manifests(true);
+    m.push_str(
+        r#"---
+apiVersion: v1
+kind: Service
+metadata: {name: api, namespace: shop, labels: {ferrolb.io/bgp-advertise: "false"}}
+spec: {type: LoadBalancer, ports: [{port: 443, protocol: TCP}]}
+---
+apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata: {name: api-1, namespace: shop, labels: {kubernetes.io/service-name: api}}
+addressType: IPv4
+endpoints: [{addresses: [10.244.0.6], nodeName: node-a, conditions: {ready: true}}]
+ports: [{port: 443, protocol: TCP}]
+"#,
+    );
+    m
+}
+
+/// `ferrolb plugin ...` against the daemon; (success, stdout + stderr).
+fn plugin_cmd(ns: &Netns, socket: &Path, args: &[&str]) -> (bool, String) {
+    let mut cmd = ns.command(env!("CARGO_BIN_EXE_ferrolb"));
+    cmd.arg("plugin").args(args).arg("--socket").arg(socket);
+    let out = cmd.output().expect("ferrolb plugin");
+    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    (out.status.success(), text)
+}
+
+/// FRR's count of UPDATE messages received from ferrolb.
+fn updates_received(frr: &Frr) -> u64 {
+    let v = frr.vtysh_json(&format!("show bgp neighbors {OURS} json")).expect("vtysh");
+    v[OURS]["messageStats"]["updatesRecv"].as_u64().expect("updatesRecv")
+}
+
+fn valid_at_frr(frr: &Frr, prefix: &str) -> bool {
+    frr.bgp_prefix(Family::Ipv4, prefix).map(|p| p.iter().any(|p| p.valid)).unwrap_or(false)
+}
+
+fn wasm(name: &str) -> String {
+    format!("{}/{name}.wasm", ferrolb::policy::builtin::PLUGIN_DIR)
+}
+
+/// Hot swap on a daemon peered with FRR: swapping the allocator for an identical component and
+/// the advertise policy for one with a per-service opt-out label changes, as seen from FRR, only
+/// the opted-out service's route (one UPDATE), never the session; a plugin failing its smoke
+/// cases, a plugin answering nonsense and one of an old contract are refused with the old one
+/// still active; `--dry-run` shows the change without making it; rollback restores it.
+#[test]
+fn hot_swap_changes_only_what_the_new_policy_decides_and_never_the_session() {
+    if skip_unless_root("hot_swap_changes_only_what_the_new_policy_decides_and_never_the_session") {
+        return;
+    }
+    let flb = Netns::new("dswp-flb").expect("namespace");
+    let peer = Netns::new("dswp-peer").expect("namespace");
+    flb.veth("eth0", &peer, "eth0").expect("veth");
+    flb.add_addr("eth0", &format!("{OURS}/24")).expect("addr");
+    peer.add_addr("eth0", &format!("{PEER}/24")).expect("addr");
+    let frr = Frr::start(
+        &peer,
+        &[Daemon::Zebra, Daemon::Bgpd],
+        &format!(
+            "router bgp 64513\n bgp router-id {PEER}\n no bgp ebgp-requires-policy\n neighbor {OURS} remote-as 64512\n neighbor {OURS} timers 3 9\n"
+        ),
+    )
+    .expect("FRR");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("cluster.yaml");
+    std::fs::write(&file, swap_manifests()).expect("write");
+    let socket = dir.path().join("admin.sock");
+    let mut cmd = flb.command(env!("CARGO_BIN_EXE_ferrolb"));
+    cmd.args(["--log", "info", "run", "--node", "node-a", "--poll-ms", "200", "-f"])
+        .arg(&file)
+        .arg("--state")
+        .arg(dir.path().join("state"))
+        .arg("--socket")
+        .arg(&socket);
+    let mut daemon = flb.spawn(cmd).expect("ferrolb run");
+    // Allocation order is by service name: shop/api gets the first address.
+    let (api, web) = ("198.51.100.0/32", "198.51.100.1/32");
+    wait_for(Duration::from_secs(40), "FRR has both services' routes", || {
+        if valid_at_frr(&frr, web) && valid_at_frr(&frr, api) { Ok(()) } else { Err("not yet".to_string()) }
+    })
+    .unwrap_or_else(|e| panic!("{e}\n{}", frr.logs()));
+    let sessions = || frr.bgp_summary().expect("summary").peer(Family::Ipv4, OURS).map(|p| p.connections_established);
+    let established = sessions();
+    std::thread::sleep(Duration::from_millis(500));
+    let updates = updates_received(&frr);
+
+    // The same allocator, as a new component from a file: nothing moves, nothing is re-sent.
+    let (ok, out) = plugin_cmd(&flb, &socket, &["load", "allocator", &wasm("ferrolb_allocator")]);
+    assert!(ok, "{out}");
+    assert!(out.contains("loaded:") && out.contains("no decision changes"), "{out}");
+    // Refusals: smoke cases by name, nonsense answers, an old contract. The builtin stays.
+    let (ok, out) = plugin_cmd(&flb, &socket, &["load", "advertise", &wasm("hostile_sloppy_advertise")]);
+    assert!(!ok && out.contains("smoke cases") && out.contains("peers-listed-limits-the-peers"), "{out}");
+    let (ok, out) = plugin_cmd(&flb, &socket, &["load", "advertise", &wasm("hostile_nonsense")]);
+    assert!(!ok && out.contains("refused"), "{out}");
+    let (ok, out) = plugin_cmd(&flb, &socket, &["load", "advertise", &wasm("hostile_old_contract")]);
+    assert!(!ok && out.contains("refused"), "{out}");
+    let (ok, list) = plugin_cmd(&flb, &socket, &["list"]);
+    assert!(ok, "{list}");
+    let advertise_line = list.lines().find(|l| l.starts_with("advertise")).expect("advertise line").to_string();
+    assert!(advertise_line.contains("ferrolb-advertise@"), "{list}");
+    assert!(list.lines().any(|l| l.starts_with("allocator") && l.contains("ferrolb-allocator@")), "{list}");
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(updates_received(&frr), updates, "no UPDATE for swaps that change nothing or were refused");
+
+    // Dry run: the change is shown, not made.
+    let (ok, out) = plugin_cmd(&flb, &socket, &["load", "advertise", &wasm("example_advertise_opt_out"), "--dry-run"]);
+    assert!(ok && out.contains(&format!("- route    upstream {api}")) && !out.contains(web), "{out}");
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(valid_at_frr(&frr, api));
+
+    // The opt-out policy: only the labelled service's route goes, in one UPDATE.
+    let (ok, out) = plugin_cmd(&flb, &socket, &["load", "advertise", &wasm("example_advertise_opt_out")]);
+    assert!(ok && out.contains("loaded: example-advertise-opt-out"), "{out}");
+    wait_for(Duration::from_secs(10), "FRR withdrew the opted-out route", || {
+        if valid_at_frr(&frr, api) { Err("still there".to_string()) } else { Ok(()) }
+    })
+    .expect("withdrawn");
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(valid_at_frr(&frr, web), "the other route stays");
+    assert_eq!(updates_received(&frr), updates + 1, "exactly one UPDATE (the withdrawal)");
+
+    // Rollback: the default policy's decision comes back, in one more UPDATE.
+    let (ok, out) = plugin_cmd(&flb, &socket, &["rollback", "advertise"]);
+    assert!(ok && out.contains("rolled back: ferrolb-advertise@"), "{out}");
+    wait_for(Duration::from_secs(10), "FRR has the route again", || {
+        if valid_at_frr(&frr, api) { Ok(()) } else { Err("not yet".to_string()) }
+    })
+    .expect("re-announced");
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(updates_received(&frr), updates + 2);
+    assert_eq!(sessions(), established, "the session never reset");
+    let s = frr.bgp_summary().expect("summary");
+    assert!(s.peer(Family::Ipv4, OURS).expect("peer").is_established());
+    let (_, list) = plugin_cmd(&flb, &socket, &["list"]);
+    assert!(list.lines().any(|l| l.starts_with("advertise") && l.contains("example-advertise-opt-out")), "{list}");
+
+    Command::new("kill").args(["-TERM", &daemon.pid().to_string()]).status().expect("kill");
+    let status = wait_for(Duration::from_secs(15), "ferrolb exits", || {
+        daemon.try_wait().map_err(|e| e.to_string())?.ok_or_else(|| "running".to_string())
+    })
+    .expect("exit");
+    assert!(status.success(), "{status:?}");
+}

@@ -3,6 +3,7 @@
 pub mod check;
 mod plan;
 mod plugin;
+mod plugin_admin;
 mod run;
 mod show;
 

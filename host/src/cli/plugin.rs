@@ -1,4 +1,5 @@
-//! `ferrolb plugin ...`: inspect a component (the first thing a plugin author runs).
+//! `ferrolb plugin ...`: inspect a component (the first thing a plugin author runs); load, list
+//! and roll back the plugins of a running daemon ([`super::plugin_admin`]).
 
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -28,12 +29,21 @@ pub enum PluginCommand {
         #[arg(short = 'o', long, value_enum, default_value = "human")]
         output: Output,
     },
+    /// Hot swap: load a component into a running daemon (smoke cases, then an atomic switch).
+    Load(super::plugin_admin::LoadArgs),
+    /// The plugins a running daemon uses, and what `rollback` would restore.
+    List(super::plugin_admin::AdminArgs),
+    /// Make a running daemon's previous plugin of WORLD active again.
+    Rollback(super::plugin_admin::RollbackArgs),
 }
 
 /// Run a `plugin` subcommand.
 pub fn run(cmd: &PluginCommand) -> anyhow::Result<ExitCode> {
     match cmd {
         PluginCommand::Inspect { plugin, output } => inspect(plugin, *output),
+        PluginCommand::Load(a) => super::plugin_admin::load(a),
+        PluginCommand::List(a) => super::plugin_admin::list(a),
+        PluginCommand::Rollback(a) => super::plugin_admin::rollback(a),
     }
 }
 

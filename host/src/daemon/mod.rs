@@ -11,6 +11,7 @@ pub mod admin;
 pub mod bfd;
 pub mod intent;
 pub mod l2;
+pub mod swap;
 pub mod watch;
 
 use std::collections::BTreeSet;
@@ -129,6 +130,10 @@ pub struct Daemon {
     fingerprint: Option<watch::Fingerprint>,
     restarted: bool,
     live: Option<BTreeSet<String>>,
+    /// Consecutive failed plans per world (quarantine, [`swap`]).
+    failures: [u32; 4],
+    /// Automatic rollbacks per world.
+    quarantines: [u64; 4],
 }
 
 impl Daemon {
@@ -163,7 +168,18 @@ impl Daemon {
                 None
             }
         });
-        Ok(Daemon { opts, store, registry, shared, model, fingerprint: None, restarted, live: None })
+        Ok(Daemon {
+            opts,
+            store,
+            registry,
+            shared,
+            model,
+            fingerprint: None,
+            restarted,
+            live: None,
+            failures: [0; 4],
+            quarantines: [0; 4],
+        })
     }
 
     /// The state the admin socket reads.
@@ -255,7 +271,14 @@ impl Daemon {
         let Some(model) = &self.model else { return Ok(None) };
         let held = self.store.allocations()?;
         let started = Instant::now();
-        let (plan, merged) = controller::plan_live(&self.registry, model, &self.opts.node, &held, self.live.as_ref());
+        let (mut plan, mut merged) =
+            controller::plan_live(&self.registry, model, &self.opts.node, &held, self.live.as_ref());
+        if !self.quarantine(&plan).is_empty() {
+            // A quarantined plugin was rolled back: decide again with the restored one.
+            let Some(model) = &self.model else { return Ok(None) };
+            (plan, merged) = controller::plan_live(&self.registry, model, &self.opts.node, &held, self.live.as_ref());
+        }
+        let Some(model) = &self.model else { return Ok(None) };
         tracing::debug!(took_ms = started.elapsed().as_secs_f64() * 1e3, "planned");
         self.persist(&held, &plan.allocations)?;
         let (bgp, intent_errors) = match &merged {
@@ -481,7 +504,20 @@ pub async fn run(opts: Options) -> Result<(), DaemonError> {
     let sp = speaker.clone();
     let en = engines.clone();
     let runtime = tokio::runtime::Handle::current();
+    // `plugin ...` commands change the daemon's state: the reconcile loop runs them.
+    let (op_tx, mut op_rx) = tokio::sync::mpsc::unbounded_channel::<PluginRequest>();
     let handler: admin::Handler = Arc::new(move |req: admin::Request| {
+        if let Some(op) = swap::parse(&req.args) {
+            let op = match op {
+                Ok(op) => op,
+                Err(e) => return admin::Response::error(e),
+            };
+            let (reply, rx) = tokio::sync::oneshot::channel();
+            if op_tx.send(PluginRequest { op, json: req.json, reply }).is_err() {
+                return admin::Response::error("the daemon is shutting down");
+            }
+            return rx.blocking_recv().unwrap_or_else(|_| admin::Response::error("the daemon dropped the command"));
+        }
         let engines = en.lock().unwrap_or_else(|p| p.into_inner()).clone();
         show_daemon(&shared, &req.args, req.json)
             .or_else(|| runtime.block_on(show_bgp(&sp, &req.args, req.json)))
@@ -540,6 +576,44 @@ pub async fn run(opts: Options) -> Result<(), DaemonError> {
                     None => continue,
                 }
             }
+            Some(req) = op_rx.recv() => {
+                let started = Instant::now();
+                let PluginRequest { op, json, reply } = req;
+                let (d, result) = tokio::task::spawn_blocking(move || {
+                    let r = run_plugin_op(&mut daemon, op, json);
+                    (daemon, r)
+                })
+                .await
+                .map_err(|e| DaemonError::Plugins(format!("the plugin command failed: {e}")))?;
+                daemon = d;
+                let response = match result {
+                    PluginOutcome::Done(response) => response,
+                    PluginOutcome::Refused(r) => {
+                        if json {
+                            admin::Response { ok: false, output: serde_json::to_string_pretty(&r).unwrap_or_default() }
+                        } else {
+                            admin::Response::error(r.text())
+                        }
+                    }
+                    PluginOutcome::Swapped(mut report, intents) => {
+                        if let Some(intents) = intents {
+                            engine.apply(&intents).await;
+                        }
+                        report.took_ms = started.elapsed().as_secs_f64() * 1e3;
+                        tracing::info!(world = %report.world, plugin = %report.active, action = %report.action,
+                            took_ms = report.took_ms, moved = report.diff.moved.len(),
+                            routes_added = report.diff.routes_added.len(), routes_removed = report.diff.routes_removed.len(),
+                            "plugin swapped; decisions applied");
+                        if json {
+                            admin::Response::ok(serde_json::to_string_pretty(&report).unwrap_or_default())
+                        } else {
+                            admin::Response::ok(report.text())
+                        }
+                    }
+                };
+                let _ = reply.send(response);
+                continue;
+            }
             _ = term.recv() => break,
             _ = int.recv() => break,
         };
@@ -562,6 +636,68 @@ pub async fn run(opts: Options) -> Result<(), DaemonError> {
     speaker.shutdown(opts.keep_routes).await;
     let _ = std::fs::remove_file(&socket);
     Ok(())
+}
+
+/// A `plugin ...` command from the admin socket.
+struct PluginRequest {
+    op: swap::PluginOp,
+    json: bool,
+    reply: tokio::sync::oneshot::Sender<admin::Response>,
+}
+
+/// What a plugin command produced.
+enum PluginOutcome {
+    /// Answered (list, dry run).
+    Done(admin::Response),
+    /// Refused; nothing changed.
+    Refused(swap::SwapRefused),
+    /// Switched: the new decisions to apply.
+    Swapped(Box<swap::SwapReport>, Option<Box<Intents>>),
+}
+
+/// Runs a plugin command on the daemon (blocking: compiles and plans).
+fn run_plugin_op(daemon: &mut Daemon, op: swap::PluginOp, json: bool) -> PluginOutcome {
+    let report = match op {
+        swap::PluginOp::List => {
+            let slots = daemon.plugin_slots();
+            let mut text =
+                format!("{:<10} {:<36} {:<14} {:<36} {}\n", "WORLD", "ACTIVE", "DIGEST", "PREVIOUS", "SWAPS");
+            for s in &slots {
+                text.push_str(&format!(
+                    "{:<10} {:<36} {:<14} {:<36} {}{}\n",
+                    s.world.name(),
+                    s.active,
+                    &s.digest[..s.digest.len().min(12)],
+                    s.previous.as_deref().unwrap_or("-"),
+                    s.swaps,
+                    if s.quarantines > 0 { format!(" (quarantined {}x)", s.quarantines) } else { String::new() }
+                ));
+            }
+            if json {
+                return PluginOutcome::Done(admin::Response::ok(
+                    serde_json::to_string_pretty(&slots).unwrap_or_default(),
+                ));
+            }
+            return PluginOutcome::Done(admin::Response::ok(text));
+        }
+        swap::PluginOp::Load { world, source, dry_run, apply } => daemon.load_plugin(world, &source, dry_run, apply),
+        swap::PluginOp::Rollback(world) => daemon.rollback_plugin(world),
+    };
+    match report {
+        Err(r) => PluginOutcome::Refused(r),
+        Ok(report) if !report.switched => PluginOutcome::Done(admin::Response::ok(if json {
+            serde_json::to_string_pretty(&report).unwrap_or_default()
+        } else {
+            report.text()
+        })),
+        Ok(report) => match daemon.reconcile(true) {
+            Ok(intents) => PluginOutcome::Swapped(Box::new(report), intents.map(Box::new)),
+            Err(e) => PluginOutcome::Refused(swap::SwapRefused {
+                reason: format!("switched, but re-planning failed (the previous decisions stay in force): {e}"),
+                diff: None,
+            }),
+        },
+    }
 }
 
 /// The engines the decisions drive.

@@ -2,7 +2,7 @@
 
 use std::fmt::Write as _;
 
-use crate::CaseResult;
+use super::CaseResult;
 
 /// The human report: one line per failed case (or per case with `verbose`), then the totals.
 pub fn human(world: &str, plugin: &str, results: &[CaseResult], verbose: bool) -> String {

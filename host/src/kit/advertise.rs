@@ -6,19 +6,19 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
 use std::sync::Arc;
 
-use ferrolb::policy::advertise::exports::ferrolb::policy::advertise_policy as adv;
-use ferrolb::policy::convert::{ip_from_wit, prefix_from_wit};
-use ferrolb::policy::input;
-use ferrolb::policy::types::Community;
-use ferrolb::policy::{AdvertiseInstance, Plugin, Runtime};
+use crate::policy::advertise::exports::ferrolb::policy::advertise_policy as adv;
+use crate::policy::convert::{ip_from_wit, prefix_from_wit};
+use crate::policy::input;
+use crate::policy::types::Community;
+use crate::policy::{AdvertiseInstance, Plugin, Runtime};
 use ferrolb_config::Model;
 use ferrolb_config::model::ObjectRef;
 use ferrolb_store::Allocation;
 use serde::Deserialize;
 
-use crate::Options;
-use crate::allocator::AllocationSpec;
-use crate::manifests::Manifests;
+use super::Options;
+use super::allocator::AllocationSpec;
+use super::manifests::Manifests;
 
 /// One advertise case file.
 #[derive(Debug, Deserialize)]
@@ -197,7 +197,7 @@ struct Host<'a> {
 }
 
 impl Host<'_> {
-    fn nodes(&self) -> Vec<ferrolb::policy::types::Node> {
+    fn nodes(&self) -> Vec<crate::policy::types::Node> {
         self.model.nodes.iter().map(|n| input::node(n, n.conditions.ready && !self.down.contains(&n.name))).collect()
     }
 
@@ -213,7 +213,7 @@ impl Host<'_> {
 /// Run one case; `Err` says which step failed and how.
 pub fn run(runtime: &Arc<Runtime>, plugin: &Arc<Plugin>, case: &Case, opts: &Options) -> Result<(), String> {
     let notes = std::cell::RefCell::new(Vec::new());
-    run_case(runtime, plugin, case, opts, &notes).map_err(|e| crate::with_loader_notes(e, &notes.borrow()))
+    run_case(runtime, plugin, case, opts, &notes).map_err(|e| super::with_loader_notes(e, &notes.borrow()))
 }
 
 fn run_case(

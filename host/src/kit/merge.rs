@@ -6,15 +6,15 @@
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
-use ferrolb::controller::BgpRoute;
-use ferrolb::controller::merge::{merge_input, render_conflicts, render_router};
-use ferrolb::policy::{MergeInstance, Plugin, Runtime};
+use crate::controller::BgpRoute;
+use crate::controller::merge::{merge_input, render_conflicts, render_router};
+use crate::policy::{MergeInstance, Plugin, Runtime};
 use serde::Deserialize;
 use serde_json::Value;
 
-use crate::Options;
-use crate::advertise::RouteSpec;
-use crate::manifests::Manifests;
+use super::Options;
+use super::advertise::RouteSpec;
+use super::manifests::Manifests;
 
 /// One merge case file.
 #[derive(Debug, Deserialize)]
@@ -127,7 +127,7 @@ fn route(r: &RouteSpec) -> BgpRoute {
 /// Run one case; `Err` says which step failed and how.
 pub fn run(runtime: &Arc<Runtime>, plugin: &Arc<Plugin>, case: &Case, opts: &Options) -> Result<(), String> {
     let notes = std::cell::RefCell::new(Vec::new());
-    run_case(runtime, plugin, case, opts, &notes).map_err(|e| crate::with_loader_notes(e, &notes.borrow()))
+    run_case(runtime, plugin, case, opts, &notes).map_err(|e| super::with_loader_notes(e, &notes.borrow()))
 }
 
 fn run_case(

@@ -8,18 +8,18 @@ use std::collections::BTreeMap;
 use std::net::IpAddr;
 use std::sync::Arc;
 
-use ferrolb::policy::convert::{ip_from_wit, prefix_from_wit};
-use ferrolb::policy::egress::exports::ferrolb::policy::egress_policy as egr;
-use ferrolb::policy::input;
-use ferrolb::policy::types::Node;
-use ferrolb::policy::{Cause, EgressInstance, Plugin, PluginError, Runtime};
+use crate::policy::convert::{ip_from_wit, prefix_from_wit};
+use crate::policy::egress::exports::ferrolb::policy::egress_policy as egr;
+use crate::policy::input;
+use crate::policy::types::Node;
+use crate::policy::{Cause, EgressInstance, Plugin, PluginError, Runtime};
 use ferrolb_config::Model;
 use ferrolb_config::model::ObjectRef;
 use ipnet::IpNet;
 use serde::{Deserialize, Deserializer};
 
-use crate::Options;
-use crate::manifests::Manifests;
+use super::Options;
+use super::manifests::Manifests;
 
 /// One egress case file.
 #[derive(Debug, Deserialize)]
@@ -419,7 +419,7 @@ impl Host<'_> {
 /// Run one case; `Err` says which step failed and how.
 pub fn run(runtime: &Arc<Runtime>, plugin: &Arc<Plugin>, case: &Case, opts: &Options) -> Result<(), String> {
     let notes = std::cell::RefCell::new(Vec::new());
-    run_case(runtime, plugin, case, opts, &notes).map_err(|e| crate::with_loader_notes(e, &notes.borrow()))
+    run_case(runtime, plugin, case, opts, &notes).map_err(|e| super::with_loader_notes(e, &notes.borrow()))
 }
 
 fn addresses_of(specs: &[AddressSpec]) -> BTreeMap<String, Vec<IpAddr>> {
@@ -517,8 +517,8 @@ mod tests {
     #![allow(clippy::unwrap_used)]
 
     use super::*;
-    use ferrolb::policy::convert::{ip_to_wit, prefix_to_wit};
-    use ferrolb::policy::types::{Label, ObjectRef as WitRef};
+    use crate::policy::convert::{ip_to_wit, prefix_to_wit};
+    use crate::policy::types::{Label, ObjectRef as WitRef};
 
     fn decision() -> egr::EgressDecision {
         let ip = |s: &str| ip_to_wit(s.parse().unwrap());
@@ -633,7 +633,7 @@ snat:
 
     #[test]
     fn only_invalid_input_counts_as_the_expected_error() {
-        let err = |cause: Cause| PluginError { world: ferrolb::policy::World::Egress, plugin: "p".into(), cause };
+        let err = |cause: Cause| PluginError { world: crate::policy::World::Egress, plugin: "p".into(), cause };
         let texts: Texts = serde_norway::from_str("[server1, blue]").unwrap();
         let strict = Options { check_messages: true };
         let good = err(Cause::Refused("invalid input: test/server1: unknown table blue".into()));
@@ -675,19 +675,19 @@ snat:
         std::fs::create_dir_all(&wdir).unwrap();
         let file = wdir.join("bad.yaml");
         std::fs::write(&file, "description: x\nlocal-node: a\nmanifests: \"\"\nsteps: [{nodes-dwn: [a]}]\n").unwrap();
-        let world = ferrolb::policy::World::Egress;
-        let files = crate::case_files(&dir, world).unwrap();
+        let world = crate::policy::World::Egress;
+        let files = super::super::case_files(&dir, world).unwrap();
         assert_eq!(files, vec![file.clone()]);
-        let rt = Arc::new(Runtime::new(ferrolb::policy::RuntimeConfig::default()).unwrap());
-        let plugin = rt.load(world, &ferrolb::policy::PluginSource::Builtin(world)).unwrap();
-        let err = crate::run_cases(&rt, &plugin, world, &files, &Options::default()).unwrap_err().to_string();
+        let rt = Arc::new(Runtime::new(crate::policy::RuntimeConfig::default()).unwrap());
+        let plugin = rt.load(world, &crate::policy::PluginSource::Builtin(world)).unwrap();
+        let err = super::super::run_cases(&rt, &plugin, world, &files, &Options::default()).unwrap_err().to_string();
         assert!(err.contains("bad.yaml") && err.contains("nodes-dwn"), "{err}");
         std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]
     fn every_shipped_case_parses() {
-        let files = crate::case_files(&crate::default_cases_dir(), ferrolb::policy::World::Egress).unwrap();
+        let files = super::super::case_files(&super::super::default_cases_dir(), crate::policy::World::Egress).unwrap();
         assert!(files.len() >= 45, "only {} egress cases", files.len());
         for f in files {
             let text = std::fs::read_to_string(&f).unwrap();

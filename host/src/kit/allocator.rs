@@ -6,15 +6,15 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
 use std::sync::Arc;
 
-use ferrolb::policy::allocator::exports::ferrolb::policy::allocator_policy as alloc;
-use ferrolb::policy::input;
-use ferrolb::policy::{AllocatorInstance, Plugin, Runtime};
+use crate::policy::allocator::exports::ferrolb::policy::allocator_policy as alloc;
+use crate::policy::input;
+use crate::policy::{AllocatorInstance, Plugin, Runtime};
 use ferrolb_config::model::ObjectRef;
 use ferrolb_store::Allocation as HostAllocation;
 use serde::Deserialize;
 
-use crate::Options;
-use crate::manifests::Manifests;
+use super::Options;
+use super::manifests::Manifests;
 
 /// One allocator case file.
 #[derive(Debug, Deserialize)]
@@ -192,7 +192,7 @@ fn check_outcome(what: &str, outcome: &alloc::ReconfigureOutcome, expect: &Expec
 /// Run one case; `Err` says which step failed and how.
 pub fn run(runtime: &Arc<Runtime>, plugin: &Arc<Plugin>, case: &Case, opts: &Options) -> Result<(), String> {
     let notes = std::cell::RefCell::new(Vec::new());
-    run_case(runtime, plugin, case, opts, &notes).map_err(|e| crate::with_loader_notes(e, &notes.borrow()))
+    run_case(runtime, plugin, case, opts, &notes).map_err(|e| super::with_loader_notes(e, &notes.borrow()))
 }
 
 fn run_case(
