@@ -11,8 +11,8 @@ use crate::text::{Kind, Writer, format_float};
 /// A native-speed call into a warm instance is a few µs; the default deadline is 50 ms; a cold
 /// instantiation or a cluster-scale merge can take seconds.
 pub const CALL_DURATION_BUCKETS: [f64; 20] = [
-    1e-6, 2.5e-6, 5e-6, 1e-5, 2.5e-5, 5e-5, 1e-4, 2.5e-4, 5e-4, 1e-3, 2.5e-3, 5e-3, 0.01, 0.025, 0.05, 0.1, 0.25,
-    0.5, 1.0, 2.0,
+    1e-6, 2.5e-6, 5e-6, 1e-5, 2.5e-5, 5e-5, 1e-4, 2.5e-4, 5e-4, 1e-3, 2.5e-3, 5e-3, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5,
+    1.0, 2.0,
 ];
 
 /// A histogram with [`CALL_DURATION_BUCKETS`].

@@ -144,7 +144,8 @@ mod tests {
     fn totals() {
         let m = MessageCounts { opens: 1, updates: 3, keepalives: 4, notifications: 2, route_refreshes: 5 };
         assert_eq!(m.total(), 15);
-        let p = PoolSample { ipv4_total: 10, ipv6_total: 1 << 64, ipv4_in_use: 2, ipv6_in_use: 3, ..Default::default() };
+        let p =
+            PoolSample { ipv4_total: 10, ipv6_total: 1 << 64, ipv4_in_use: 2, ipv6_in_use: 3, ..Default::default() };
         assert_eq!(p.addresses_in_use(), 5);
         assert_eq!(p.addresses_total(), 18446744073709551626.0);
     }

@@ -193,9 +193,6 @@ mod tests {
         let mut w = Writer::new();
         w.family("m", "a \\ b\nc \"q\"", Kind::Gauge);
         w.sample("m", &[("peer", "a\"b\\c\nd")], 1u64);
-        assert_eq!(
-            w.finish(),
-            "# HELP m a \\\\ b\\nc \"q\"\n# TYPE m gauge\nm{peer=\"a\\\"b\\\\c\\nd\"} 1\n"
-        );
+        assert_eq!(w.finish(), "# HELP m a \\\\ b\\nc \"q\"\n# TYPE m gauge\nm{peer=\"a\\\"b\\\\c\\nd\"} 1\n");
     }
 }

@@ -210,7 +210,10 @@ fn peers_and_pools_that_disappear_disappear() {
     m.set_pools(vec![pool()]);
     let text = m.encode();
     assert!(!text.contains("172.18.0.4:179"), "{text}");
-    assert_eq!(samples(&text, "frrk8s_bgp_total_sent"), [r#"frrk8s_bgp_total_sent{peer="172.18.0.5:179",vrf="default"} 15"#]);
+    assert_eq!(
+        samples(&text, "frrk8s_bgp_total_sent"),
+        [r#"frrk8s_bgp_total_sent{peer="172.18.0.5:179",vrf="default"} 15"#]
+    );
     assert!(!text.contains("172.31.0.4"), "{text}");
     assert!(!text.contains("staging"), "{text}");
 
@@ -341,7 +344,10 @@ fn plugin_counters() {
     );
     // A rollback is a swap too.
     assert_eq!(samples(&text, "ferrolb_plugin_swaps_total"), [r#"ferrolb_plugin_swaps_total{world="allocator"} 2"#]);
-    assert_eq!(samples(&text, "ferrolb_plugin_rollbacks_total"), [r#"ferrolb_plugin_rollbacks_total{world="allocator"} 1"#]);
+    assert_eq!(
+        samples(&text, "ferrolb_plugin_rollbacks_total"),
+        [r#"ferrolb_plugin_rollbacks_total{world="allocator"} 1"#]
+    );
     assert_eq!(
         samples(&text, "ferrolb_plugin_quarantines_total"),
         [r#"ferrolb_plugin_quarantines_total{world="allocator"} 1"#]
@@ -446,7 +452,10 @@ fn promtool_check_metrics() {
         .lines()
         .filter(|l| !l.trim().is_empty())
         .filter(|l| !INHERITED_NAMES.contains(l))
-        .filter(|l| !(l.starts_with("metallb_allocator_") && l.ends_with("non-counter metrics should not have \"_total\" suffix")))
+        .filter(|l| {
+            !(l.starts_with("metallb_allocator_")
+                && l.ends_with("non-counter metrics should not have \"_total\" suffix"))
+        })
         .collect();
     assert!(unexpected.is_empty(), "promtool complaints about our own names: {unexpected:#?}\n{text}");
 }
