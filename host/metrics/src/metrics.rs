@@ -142,7 +142,7 @@ impl Metrics {
         }
     }
 
-    /// One call into plugin `plugin` (its label, e.g. `builtin:allocator@0.1.0`) of `world`, which
+    /// One call into plugin `plugin` (its label, `Plugin::label()`: `name@version`) of `world`, which
     /// took `elapsed`. `failure` is the cause's stable label (`PluginError::cause.kind()`:
     /// `deadline`, `trap`, `invalid-answer`, ...) when the call failed. Every call counts in
     /// `ferrolb_plugin_calls_total` and the duration histogram, failed ones also in

@@ -4,6 +4,32 @@
 //! `ferrolb::bgp::show::NeighborStatus` (message counters, prefixes, state), the BFD driver's
 //! `PeerStatus` (`ferrolb_bfd::manager::Counters` per session) and the allocator's pools. This crate
 //! does not depend on `ferrolb` (that would pull wasmtime into a metrics crate).
+//!
+//! In the daemon (a sketch; `port_of` gives the neighbor's configured port, `NeighborIntent::port`):
+//!
+//! ```ignore
+//! let bgp = speaker.neighbors().into_iter().map(|n| BgpPeerSample {
+//!     peer: n.address.map_or(n.neighbor.clone(), |a| peer_label(a, port_of(&n))),
+//!     vrf: n.vrf.clone(),
+//!     established: n.state == "Established",
+//!     announced_prefixes: n.prefixes_sent,
+//!     received_prefixes: n.prefixes_received,
+//!     sent: counts(n.sent),         // MessageCounts field by field
+//!     received: counts(n.received),
+//! });
+//! let bfd = bfd_handle.peers().await?.into_iter().map(|p| BfdPeerSample {
+//!     peer: p.key.peer.to_string(),
+//!     vrf: p.key.vrf.clone().unwrap_or_default(),
+//!     up: p.state == State::Up,
+//!     control_in: p.counters.control_in,
+//!     control_out: p.counters.control_out,
+//!     echo_in: p.counters.echo_in,
+//!     echo_out: p.counters.echo_out,
+//!     up_events: p.counters.up_events,
+//!     down_events: p.counters.down_events,
+//!     zebra_notifications: 0,
+//! });
+//! ```
 
 use std::fmt::Write as _;
 use std::net::IpAddr;
