@@ -560,6 +560,7 @@ fn hot_swap_changes_only_what_the_new_policy_decides_and_never_the_session() {
         .arg(dir.path().join("state"))
         .arg("--socket")
         .arg(&socket);
+    cmd.args(["--metrics-address", "127.0.0.1:7472"]);
     let mut daemon = flb.spawn(cmd).expect("ferrolb run");
     // Allocation order is by service name: shop/api gets the first address.
     let (api, web) = ("198.51.100.0/32", "198.51.100.1/32");
@@ -622,6 +623,28 @@ fn hot_swap_changes_only_what_the_new_policy_decides_and_never_the_session() {
     assert!(s.peer(Family::Ipv4, OURS).expect("peer").is_established());
     let (_, list) = plugin_cmd(&flb, &socket, &["list"]);
     assert!(list.lines().any(|l| l.starts_with("advertise") && l.contains("example-advertise-opt-out")), "{list}");
+
+    // The Prometheus endpoint: frr-k8s / MetalLB names, and the swaps counted.
+    let out = flb
+        .command("python3")
+        .args([
+            "-c",
+            "import urllib.request;print(urllib.request.urlopen('http://127.0.0.1:7472/metrics').read().decode())",
+        ])
+        .output()
+        .expect("scrape");
+    let text = String::from_utf8_lossy(&out.stdout);
+    let has = |line: &str| text.lines().any(|l| l == line);
+    assert!(has(&format!("frrk8s_bgp_session_up{{peer=\"{PEER}:179\",vrf=\"default\"}} 1")), "{text}");
+    assert!(has("metallb_allocator_addresses_in_use_total{pool=\"public\"} 2"), "{text}");
+    assert!(has("ferrolb_plugin_swaps_total{world=\"advertise\"} 2"), "{text}");
+    assert!(has("ferrolb_plugin_rollbacks_total{world=\"advertise\"} 1"), "{text}");
+    assert!(has("ferrolb_plugin_swaps_total{world=\"allocator\"} 1"), "{text}");
+    assert!(text.lines().any(|l| l.starts_with("ferrolb_plugin_calls_total{world=\"advertise\"")), "{text}");
+    let sent = format!("frrk8s_bgp_updates_total{{peer=\"{PEER}:179\",vrf=\"default\"}} ");
+    let ours: u64 =
+        text.lines().find_map(|l| l.strip_prefix(sent.as_str())).and_then(|v| v.parse().ok()).expect("updates");
+    assert_eq!(ours, updates_received(&frr), "our UPDATE count matches FRR's");
 
     Command::new("kill").args(["-TERM", &daemon.pid().to_string()]).status().expect("kill");
     let status = wait_for(Duration::from_secs(15), "ferrolb exits", || {

@@ -45,6 +45,9 @@ pub struct RunArgs {
     /// Layer-2 mode: heartbeats missed before a node is dead (the same on every node).
     #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u8).range(2..))]
     pub membership_multiplier: u8,
+    /// Serve Prometheus metrics on this address (e.g. `127.0.0.1:7472`); off when unset.
+    #[arg(long, value_name = "ADDR:PORT")]
+    pub metrics_address: Option<std::net::SocketAddr>,
 }
 
 /// Run the daemon until SIGTERM / SIGINT.
@@ -69,6 +72,7 @@ pub fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
             interval: Duration::from_millis(args.membership_interval_ms),
             multiplier: args.membership_multiplier,
         },
+        metrics_address: args.metrics_address,
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)

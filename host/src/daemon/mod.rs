@@ -11,6 +11,7 @@ pub mod admin;
 pub mod bfd;
 pub mod intent;
 pub mod l2;
+pub mod metrics;
 pub mod swap;
 pub mod watch;
 
@@ -45,6 +46,8 @@ pub struct Options {
     pub keep_routes: bool,
     /// The membership protocol between nodes (layer-2 mode).
     pub membership: l2::MembershipSettings,
+    /// Where to serve Prometheus metrics (`None`: no endpoint).
+    pub metrics_address: Option<std::net::SocketAddr>,
 }
 
 /// Errors that stop the daemon from starting or running.
@@ -103,6 +106,8 @@ pub struct Shared {
     pub plan: Option<Plan>,
     /// The BGP intent in force.
     pub bgp: intent::BgpIntent,
+    /// Address pools' sizes `(name, IPv4, IPv6)`, for the pool metrics.
+    pub pool_sizes: Vec<(String, u64, u128)>,
 }
 
 /// What one reconcile decided, for the engines.
@@ -134,6 +139,8 @@ pub struct Daemon {
     failures: [u32; 4],
     /// Automatic rollbacks per world.
     quarantines: [u64; 4],
+    /// The metrics the daemon counts into (served only with `--metrics-address`).
+    metrics: Arc<ferrolb_metrics::Metrics>,
 }
 
 impl Daemon {
@@ -142,6 +149,11 @@ impl Daemon {
         let store = Store::open(&opts.state)?;
         let runtime =
             Arc::new(Runtime::new(RuntimeConfig::default()).map_err(|e| DaemonError::Plugins(e.to_string()))?);
+        let metrics = Arc::new(ferrolb_metrics::Metrics::new());
+        for w in World::ALL {
+            metrics.init_world(w.name());
+        }
+        runtime.observe_calls(Arc::new(metrics::CallCounter(metrics.clone())));
         let registry = Registry::with_builtins(runtime).map_err(|e| DaemonError::Plugins(e.to_string()))?;
         for (world, source) in &opts.plugins {
             registry.load_and_install(*world, source).map_err(|e| DaemonError::Plugins(e.to_string()))?;
@@ -156,6 +168,7 @@ impl Daemon {
             },
             plan: None,
             bgp: intent::BgpIntent::default(),
+            pool_sizes: vec![],
         }));
         // The store remembers the last good configuration: its presence means an earlier run
         // (graceful restart), and it is what runs when the manifests are broken at start-up.
@@ -179,6 +192,7 @@ impl Daemon {
             live: None,
             failures: [0; 4],
             quarantines: [0; 4],
+            metrics,
         })
     }
 
@@ -207,6 +221,11 @@ impl Daemon {
     /// keep our routes until our End-of-RIB).
     pub fn restarted(&self) -> bool {
         self.restarted
+    }
+
+    /// The metrics the daemon counts into.
+    pub fn metrics(&self) -> Arc<ferrolb_metrics::Metrics> {
+        self.metrics.clone()
     }
 
     /// The plugin registry (hot swap goes through it).
@@ -245,7 +264,9 @@ impl Daemon {
                             Err(e) => tracing::warn!(error = %e, "the configuration could not be saved"),
                         }
                     }
+                    self.lock().pool_sizes = metrics::pool_sizes(&model);
                     self.model = Some(model);
+                    self.metrics.config_loaded();
                     self.lock().config.valid = true;
                     self.lock().config.errors.clear();
                 }
@@ -253,6 +274,7 @@ impl Daemon {
                     for e in &errors {
                         tracing::error!(error = %e, "configuration refused; the previous configuration stays in force");
                     }
+                    self.metrics.config_refused();
                     let first = {
                         let mut s = self.lock();
                         s.config.valid = false;
@@ -533,6 +555,9 @@ pub async fn run(opts: Options) -> Result<(), DaemonError> {
             None
         }
     };
+    if let Some(addr) = opts.metrics_address {
+        metrics::start(addr, daemon.metrics(), speaker.clone(), engines.clone(), daemon.shared());
+    }
     let mut engine = Engines {
         speaker: speaker.clone(),
         netlink,

@@ -256,9 +256,10 @@ impl Daemon {
     ) -> Result<SwapReport, SwapRefused> {
         let started = Instant::now();
         let runtime = self.registry.runtime().clone();
-        let candidate = runtime
-            .load(world, source)
-            .map_err(|e| SwapRefused::new(format!("refused: the {world} plugin is unchanged: {e}")))?;
+        let candidate = runtime.load(world, source).map_err(|e| {
+            self.metrics.plugin_failure(world.name(), &source.describe(), e.cause.kind());
+            SwapRefused::new(format!("refused: the {world} plugin is unchanged: {e}"))
+        })?;
         if candidate.world != world {
             return Err(SwapRefused::new(format!(
                 "refused: {} is a {} plugin, not a {world} plugin",
@@ -307,6 +308,7 @@ impl Daemon {
                 });
             }
             self.registry.install(candidate).map_err(|e| SwapRefused::new(e.to_string()))?;
+            self.metrics.plugin_swapped(world.name());
             self.failures[world.index()] = 0;
             report.switched = true;
         }
@@ -329,6 +331,7 @@ impl Daemon {
             _ => PlanDiff::default(),
         };
         let back = self.registry.rollback(world).map_err(|e| SwapRefused::new(e.to_string()))?;
+        self.metrics.plugin_rolled_back(world.name());
         self.failures[world.index()] = 0;
         Ok(SwapReport {
             action: "rollback".into(),
@@ -380,6 +383,8 @@ impl Daemon {
                             failures = self.failures[i], error = %status.message,
                             "plugin quarantined: it failed {} plans in a row and was rolled back", self.failures[i]);
                         self.quarantines[i] += 1;
+                        self.metrics.plugin_quarantined(status.world.name());
+                        self.metrics.plugin_rolled_back(status.world.name());
                         self.failures[i] = 0;
                         rolled.push(status.world);
                     }

@@ -43,6 +43,7 @@ pub(crate) struct Session {
     ticks: u64,
     bulk_ticks: u64,
     poisoned: bool,
+    observer: Option<Arc<dyn super::runtime::CallObserver>>,
 }
 
 /// Which deadline a call runs under.
@@ -87,6 +88,7 @@ impl Session {
             limits: plugin.limits,
             ticks,
             bulk_ticks,
+            observer: runtime.observer(),
             poisoned: false,
         })
     }
@@ -117,7 +119,9 @@ impl Session {
             self.store.set_fuel(fuel).map_err(|e| self.error(Cause::Instantiate(format!("{e:#}"))))?;
         }
         self.store.data_mut().cap.exceeded = false;
+        let started = std::time::Instant::now();
         let result = f(&mut self.store, &self.bound);
+        let elapsed = started.elapsed();
         if let Some((out, err)) = self.store.data_mut().take_output() {
             for line in out.lines() {
                 tracing::info!(world = %self.world, plugin = %self.plugin, stream = "stdout", "{line}");
@@ -126,8 +130,14 @@ impl Session {
                 tracing::warn!(world = %self.world, plugin = %self.plugin, stream = "stderr", "{line}");
             }
         }
+        if let (Some(o), Ok(_)) = (&self.observer, &result) {
+            o.call(self.world, &self.plugin, elapsed, None);
+        }
         result.map_err(|e| {
             let cause = classify(&e, &self.store, &self.limits, call);
+            if let Some(o) = &self.observer {
+                o.call(self.world, &self.plugin, elapsed, Some(cause.kind()));
+            }
             if cause.poisons_instance() {
                 self.poisoned = true;
             }

@@ -24,7 +24,7 @@ pub use error::{Cause, PluginError};
 pub use instance::{AdvertiseInstance, AllocatorInstance, EgressInstance, MergeInstance};
 pub use load::{Inspection, PluginSource};
 pub use registry::{Decision, Registry, RegistryError};
-pub use runtime::{ImportProfile, Limits, Plugin, Runtime, RuntimeConfig, RuntimeError};
+pub use runtime::{CallObserver, ImportProfile, Limits, Plugin, Runtime, RuntimeConfig, RuntimeError};
 
 use std::fmt;
 

@@ -105,6 +105,14 @@ pub struct Runtime {
     pure_linker: Linker<HostState>,
     wasi_linker: Linker<HostState>,
     stop: Arc<AtomicBool>,
+    observer: std::sync::OnceLock<Arc<dyn CallObserver>>,
+}
+
+/// Told about every plugin call (the daemon's metrics: calls, latency, failures).
+pub trait CallObserver: Send + Sync {
+    /// One call of `plugin` (`name@version`) of `world` took `elapsed`; `failure` is the cause's
+    /// kind (`trap`, `deadline`, `memory`, ...) when it failed.
+    fn call(&self, world: super::World, plugin: &str, elapsed: std::time::Duration, failure: Option<&str>);
 }
 
 impl std::fmt::Debug for Runtime {
@@ -166,7 +174,17 @@ impl Runtime {
                 }
             })
             .map_err(|e| RuntimeError::Ticker(e.to_string()))?;
-        Ok(Runtime { engine, config, pure_linker, wasi_linker, stop })
+        Ok(Runtime { engine, config, pure_linker, wasi_linker, stop, observer: std::sync::OnceLock::new() })
+    }
+
+    /// Reports every plugin call made from now on to `observer` (set once; later calls are
+    /// ignored).
+    pub fn observe_calls(&self, observer: Arc<dyn CallObserver>) {
+        let _ = self.observer.set(observer);
+    }
+
+    pub(crate) fn observer(&self) -> Option<Arc<dyn CallObserver>> {
+        self.observer.get().cloned()
     }
 
     /// The runtime's configuration.
