@@ -17,4 +17,5 @@ pub mod controller;
 pub mod daemon;
 pub mod kit;
 pub mod l2;
+pub mod logging;
 pub mod policy;

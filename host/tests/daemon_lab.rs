@@ -250,6 +250,9 @@ fn bfd_down_tears_bgp_down_and_holds_it_and_profile_removal_stops_bfd() {
         .arg(dir.path().join("state"))
         .arg("--socket")
         .arg(&socket);
+    // JSON logs to a file, to check their shape and the run-time level change below.
+    let log_path = dir.path().join("ferrolb.log");
+    cmd.args(["--log-format", "json"]).stderr(std::fs::File::create(&log_path).expect("log file"));
     let mut daemon = flb.spawn(cmd).expect("ferrolb run");
 
     wait_for(Duration::from_secs(40), "BGP established and BFD up at ferrolb", || {
@@ -322,6 +325,31 @@ fn bfd_down_tears_bgp_down_and_holds_it_and_profile_removal_stops_bfd() {
     assert_eq!(state, "Established");
     let after = frr.bgp_summary().expect("summary").peer(Family::Ipv4, OURS).map(|p| p.connections_established);
     assert_eq!(before, after, "removing the BFD profile must not reset BGP");
+
+    // Log level at run time (MetalLB's words), a bad one refused, JSON lines with span fields.
+    let level = |args: &[&str]| {
+        let mut c = flb.command(env!("CARGO_BIN_EXE_ferrolb"));
+        c.arg("log-level").args(args).arg("--socket").arg(&socket);
+        let o = c.output().expect("log-level");
+        (o.status.success(), format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr)))
+    };
+    assert_eq!(level(&[]), (true, "info\n".to_string()));
+    let (ok, out) = level(&["debug"]);
+    assert!(ok && out.contains("log level debug (was info)"), "{out}");
+    let (ok, out) = level(&["info,ferrolb=loud"]);
+    assert!(!ok && out.contains("\"info,ferrolb=loud\""), "{out}");
+    assert_eq!(level(&[]), (true, "debug\n".to_string()), "a refused level leaves the previous one");
+    // A manifest edit makes the daemon re-plan, which logs at debug.
+    std::fs::write(&file, format!("{}# edited\n", bfd_manifests(false))).expect("write");
+    std::thread::sleep(Duration::from_millis(1000));
+    let log = std::fs::read_to_string(&log_path).expect("log");
+    let lines: Vec<serde_json::Value> =
+        log.lines().map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}"))).collect();
+    assert!(lines.iter().any(|l| l["level"] == "DEBUG"), "debug events after the change");
+    assert!(
+        lines.iter().any(|l| l["span"]["name"] == "bgp" && l["span"]["peer"] == PEER),
+        "BGP events carry the peer in their span"
+    );
 
     Command::new("kill").args(["-TERM", &daemon.pid().to_string()]).status().expect("kill");
     let status = wait_for(Duration::from_secs(15), "ferrolb exits", || {

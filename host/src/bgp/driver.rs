@@ -407,7 +407,9 @@ pub(crate) fn spawn(
         bfd_down: false,
         in_rib: false,
     };
-    Ok(tokio::spawn(n.run(ctl, net_rx)))
+    // Every event of this neighbor's task carries the peer (and VRF) in its span.
+    let span = tracing::info_span!("bgp", peer = %n.intent.key);
+    Ok(tokio::spawn(tracing::Instrument::instrument(n.run(ctl, net_rx), span)))
 }
 
 impl Neighbor {

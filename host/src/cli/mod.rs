@@ -18,6 +18,9 @@ pub struct Cli {
     /// Log filter (tracing `EnvFilter` syntax), e.g. `info` or `ferrolb=debug`.
     #[arg(long, global = true, default_value = "warn", env = "FERROLB_LOG")]
     pub log: String,
+    /// Log format on stderr: human lines or one JSON object per event (with span fields).
+    #[arg(long, global = true, value_enum, default_value = "human", env = "FERROLB_LOG_FORMAT")]
+    pub log_format: crate::logging::Format,
     /// What to do.
     #[command(subcommand)]
     pub command: Command,
@@ -35,20 +38,25 @@ pub enum Command {
     Plugin(plugin::PluginCommand),
     /// Run the daemon: keep BGP sessions, announce what the policies decide, apply changes live.
     Run(run::RunArgs),
-    /// Ask the running daemon (bgp summary | bgp neighbors [ADDR] | bgp routes ... | config | plan).
+    /// Ask the running daemon (bgp summary | bgp neighbors [ADDR] | bgp routes ... | bfd peers
+    /// [brief] | l2 | config | plan).
     Show(show::ShowArgs),
+    /// Show or change the running daemon's log level (all, debug, info, warn, error, none, or a
+    /// filter such as `info,ferrolb::bgp=debug`), like the MetalLB operator's logLevel.
+    LogLevel(show::LogLevelArgs),
 }
 
 /// Run the command line; `main` maps the result to the process exit status.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_logging(&cli.log);
+    crate::logging::init(&cli.log, cli.log_format);
     let result = match &cli.command {
         Command::Check(args) => check::run(args),
         Command::Plan(args) => plan::run(args),
         Command::Plugin(cmd) => plugin::run(cmd),
         Command::Run(args) => run::run(args),
         Command::Show(args) => show::run(args),
+        Command::LogLevel(args) => show::log_level(args),
     };
     match result {
         Ok(code) => code,
@@ -57,12 +65,6 @@ pub fn main() -> ExitCode {
             ExitCode::from(2)
         }
     }
-}
-
-fn init_logging(filter: &str) {
-    let filter =
-        tracing_subscriber::EnvFilter::try_new(filter).unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
-    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
 }
 
 /// Write command output to stdout; a closed pipe (`ferrolb plan ... | head`) is not an error.

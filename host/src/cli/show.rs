@@ -37,3 +37,27 @@ pub fn run(args: &ShowArgs) -> anyhow::Result<ExitCode> {
         Ok(ExitCode::from(1))
     }
 }
+
+/// Arguments of `ferrolb log-level`.
+#[derive(clap::Args, Debug)]
+pub struct LogLevelArgs {
+    /// The new level; without it, the level in force is shown.
+    pub level: Option<String>,
+    /// The daemon's admin socket.
+    #[arg(long, default_value = daemon::DEFAULT_SOCKET, env = "FERROLB_SOCKET")]
+    pub socket: PathBuf,
+}
+
+/// Run `ferrolb log-level`.
+pub fn log_level(args: &LogLevelArgs) -> anyhow::Result<ExitCode> {
+    let mut words = vec!["log-level".to_string()];
+    words.extend(args.level.iter().cloned());
+    let response = admin::call(&args.socket, &admin::Request { args: words, json: false })?;
+    if response.ok {
+        super::emit(&format!("{}\n", response.output.trim_end()))?;
+        Ok(ExitCode::SUCCESS)
+    } else {
+        eprintln!("error: {}", response.output);
+        Ok(ExitCode::from(1))
+    }
+}

@@ -408,6 +408,11 @@ pub fn show_daemon(shared: &Mutex<Shared>, args: &[String], json: bool) -> Optio
             }
             admin::Response::ok(out)
         }),
+        ["log-level"] => Some(admin::Response::ok(crate::logging::level().unwrap_or_else(|| "unknown".into()))),
+        ["log-level", level] => Some(match crate::logging::set_level(level) {
+            Ok(previous) => admin::Response::ok(format!("log level {level} (was {previous})")),
+            Err(e) => admin::Response::error(e.to_string()),
+        }),
         ["show", "plan"] => Some(match &s.plan {
             Some(p) => admin::Response::ok(serde_json::to_string_pretty(p).unwrap_or_default()),
             None => admin::Response::error("no plan yet: the configuration was never valid"),

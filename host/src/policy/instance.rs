@@ -119,6 +119,7 @@ impl Session {
             self.store.set_fuel(fuel).map_err(|e| self.error(Cause::Instantiate(format!("{e:#}"))))?;
         }
         self.store.data_mut().cap.exceeded = false;
+        let _span = tracing::debug_span!("plugin", world = %self.world, plugin = %self.plugin).entered();
         let started = std::time::Instant::now();
         let result = f(&mut self.store, &self.bound);
         let elapsed = started.elapsed();
