@@ -7,7 +7,6 @@ use std::time::Duration;
 use anyhow::Context;
 
 use crate::daemon::{self, Options};
-use crate::policy::{PluginSource, World};
 
 /// Arguments of `ferrolb run`.
 #[derive(clap::Args, Debug)]
@@ -30,6 +29,9 @@ pub struct RunArgs {
     /// Use this component instead of a default plugin: `WORLD=PATH` (repeatable).
     #[arg(long = "plugin", value_name = "WORLD=PATH")]
     pub plugins: Vec<String>,
+    /// Plugin signatures.
+    #[command(flatten)]
+    pub trust: super::plugin::TrustArgs,
     /// On shutdown, leave the routes ferrolb installed in the kernel.
     #[arg(long)]
     pub keep_routes: bool,
@@ -37,12 +39,7 @@ pub struct RunArgs {
 
 /// Run the daemon until SIGTERM / SIGINT.
 pub fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
-    let mut plugins = Vec::new();
-    for spec in &args.plugins {
-        let (world, path) = spec.split_once('=').with_context(|| format!("--plugin {spec:?}: expected WORLD=PATH"))?;
-        let world = World::parse(world).with_context(|| format!("--plugin {spec:?}: unknown world {world:?}"))?;
-        plugins.push((world, PluginSource::parse(path).map_err(anyhow::Error::msg)?));
-    }
+    let plugins = super::plugin::plugin_sources(&args.plugins, &args.trust)?;
     let opts = Options {
         files: args.files.clone(),
         node: args.node.clone(),

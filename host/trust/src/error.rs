@@ -22,10 +22,10 @@ pub enum TrustError {
     },
     /// The signature was made by a key the operator does not allow.
     #[error(
-        "signature {} of plugin {} was made by key {key_id}, which is not among the {} allowed keys ({})",
+        "signature {} of plugin {} was made by key {key_id}, which is not among the {} ({})",
         signature.display(),
         plugin.display(),
-        allowed.len(),
+        if allowed.len() == 1 { "1 allowed key".to_string() } else { format!("{} allowed keys", allowed.len()) },
         KeyList(allowed)
     )]
     UnknownKey {
@@ -124,20 +124,20 @@ pub enum TrustError {
         reason: String,
     },
     /// Reading a file failed.
-    #[error("cannot read {}: {source}", path.display())]
+    #[error("cannot read {}: {error}", path.display())]
     Read {
         /// The file.
         path: PathBuf,
-        /// The I/O error.
-        source: std::io::Error,
+        /// The I/O error (in the message, so not also a `source`).
+        error: std::io::Error,
     },
     /// Writing a file failed.
-    #[error("cannot write {}: {source}", path.display())]
+    #[error("cannot write {}: {error}", path.display())]
     Write {
         /// The file.
         path: PathBuf,
-        /// The I/O error.
-        source: std::io::Error,
+        /// The I/O error (in the message, so not also a `source`).
+        error: std::io::Error,
     },
     /// The signing library failed (random numbers, encoding).
     #[error("{what}: {reason}")]

@@ -94,7 +94,7 @@ pub fn parse_keys(file: &Path, text: &str) -> Result<Vec<TrustedKey>, TrustError
 pub fn load_keys(path: &Path) -> Result<Vec<TrustedKey>, TrustError> {
     let read_err = |p: &Path| {
         let p = p.to_path_buf();
-        move |source| TrustError::Read { path: p, source }
+        move |source| TrustError::Read { path: p, error: source }
     };
     let meta = std::fs::metadata(path).map_err(read_err(path))?;
     let files: Vec<PathBuf> = if meta.is_dir() {

@@ -202,7 +202,8 @@ impl TrustPolicy {
     /// Read a plugin file (and, in require mode, its signature next to it) and check it. The
     /// bytes returned are the ones checked: load those, not the file again.
     pub fn check_file(&self, plugin: &Path) -> Result<CheckedPlugin, TrustError> {
-        let bytes = std::fs::read(plugin).map_err(|source| TrustError::Read { path: plugin.to_path_buf(), source })?;
+        let bytes =
+            std::fs::read(plugin).map_err(|source| TrustError::Read { path: plugin.to_path_buf(), error: source })?;
         let signature = match self.mode {
             Mode::Off => None,
             Mode::Require => {
@@ -210,7 +211,7 @@ impl TrustPolicy {
                 match std::fs::read(&sig_path) {
                     Ok(s) => Some(s),
                     Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
-                    Err(source) => return Err(TrustError::Read { path: sig_path, source }),
+                    Err(source) => return Err(TrustError::Read { path: sig_path, error: source }),
                 }
             }
         };

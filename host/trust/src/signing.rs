@@ -45,8 +45,8 @@ impl SigningKey {
     /// `minisign.key`, which is password-protected unless made with `-W`).
     pub fn read(file: &Path, password: Password) -> Result<SigningKey, TrustError> {
         let bad = |reason: String| TrustError::SecretKey { file: file.to_path_buf(), reason };
-        let text =
-            std::fs::read_to_string(file).map_err(|source| TrustError::Read { path: file.to_path_buf(), source })?;
+        let text = std::fs::read_to_string(file)
+            .map_err(|source| TrustError::Read { path: file.to_path_buf(), error: source })?;
         let (line_no, line) = text
             .lines()
             .enumerate()
@@ -164,7 +164,7 @@ impl KeyPair {
 
 fn write_file(path: &Path, bytes: &[u8], mode: u32, overwrite: bool) -> Result<(), TrustError> {
     use std::os::unix::fs::OpenOptionsExt as _;
-    let err = |source| TrustError::Write { path: path.to_path_buf(), source };
+    let err = |source| TrustError::Write { path: path.to_path_buf(), error: source };
     let mut opts = std::fs::OpenOptions::new();
     opts.write(true).mode(mode);
     if overwrite {
@@ -186,7 +186,7 @@ pub fn write_signature(plugin: &Path, to: Option<&Path>, signature: &[u8]) -> Re
     write_file(&tmp, signature, 0o644, true)?;
     std::fs::rename(&tmp, &path).map_err(|source| {
         let _ = std::fs::remove_file(&tmp);
-        TrustError::Write { path: path.clone(), source }
+        TrustError::Write { path: path.clone(), error: source }
     })?;
     Ok(path)
 }
