@@ -9,6 +9,7 @@
 
 pub use ferrolb_config as config;
 pub use ferrolb_store as store;
+pub use ferrolb_trust as trust;
 
 pub mod bfd;
 pub mod bgp;

@@ -581,6 +581,29 @@ fn hot_swap_changes_only_what_the_new_policy_decides_and_never_the_session() {
     let file = dir.path().join("cluster.yaml");
     std::fs::write(&file, swap_manifests()).expect("write");
     let socket = dir.path().join("admin.sock");
+    // Signed mode: only plugins signed by the operator's key load. Copies of the components
+    // are signed in the temporary directory (signatures go beside them).
+    let ferrolb_cli = |args: &[&str]| {
+        let o = Command::new(env!("CARGO_BIN_EXE_ferrolb")).args(args).output().expect("ferrolb");
+        assert!(o.status.success(), "{args:?}: {}", String::from_utf8_lossy(&o.stderr));
+    };
+    let key = dir.path().join("ops");
+    ferrolb_cli(&["plugin", "keygen", "--out", key.to_str().unwrap()]);
+    let copy = |name: &str, sign: bool| {
+        let to = dir.path().join(format!("{name}.wasm"));
+        std::fs::copy(wasm(name), &to).expect("copy");
+        if sign {
+            ferrolb_cli(&["plugin", "sign", "--key", &format!("{}.key", key.display()), to.to_str().unwrap()]);
+        }
+        to.to_string_lossy().into_owned()
+    };
+    let allocator = copy("ferrolb_allocator", true);
+    let sloppy = copy("hostile_sloppy_advertise", true);
+    let nonsense = copy("hostile_nonsense", true);
+    let old_contract = copy("hostile_old_contract", true);
+    let opt_out = copy("example_advertise_opt_out", true);
+    let unsigned = dir.path().join("unsigned-opt-out.wasm");
+    std::fs::copy(wasm("example_advertise_opt_out"), &unsigned).expect("copy");
     let mut cmd = flb.command(env!("CARGO_BIN_EXE_ferrolb"));
     cmd.args(["--log", "info", "run", "--node", "node-a", "--poll-ms", "200", "-f"])
         .arg(&file)
@@ -588,6 +611,7 @@ fn hot_swap_changes_only_what_the_new_policy_decides_and_never_the_session() {
         .arg(dir.path().join("state"))
         .arg("--socket")
         .arg(&socket);
+    cmd.args(["--require-signed", "--trusted-keys"]).arg(format!("{}.pub", key.display()));
     cmd.args(["--metrics-address", "127.0.0.1:7472"]);
     let mut daemon = flb.spawn(cmd).expect("ferrolb run");
     // Allocation order is by service name: shop/api gets the first address.
@@ -602,15 +626,17 @@ fn hot_swap_changes_only_what_the_new_policy_decides_and_never_the_session() {
     let updates = updates_received(&frr);
 
     // The same allocator, as a new component from a file: nothing moves, nothing is re-sent.
-    let (ok, out) = plugin_cmd(&flb, &socket, &["load", "allocator", &wasm("ferrolb_allocator")]);
+    let (ok, out) = plugin_cmd(&flb, &socket, &["load", "allocator", &allocator]);
     assert!(ok, "{out}");
     assert!(out.contains("loaded:") && out.contains("no decision changes"), "{out}");
     // Refusals: smoke cases by name, nonsense answers, an old contract. The builtin stays.
-    let (ok, out) = plugin_cmd(&flb, &socket, &["load", "advertise", &wasm("hostile_sloppy_advertise")]);
+    let (ok, out) = plugin_cmd(&flb, &socket, &["load", "advertise", unsigned.to_str().unwrap()]);
+    assert!(!ok && out.contains("not signed"), "{out}");
+    let (ok, out) = plugin_cmd(&flb, &socket, &["load", "advertise", &sloppy]);
     assert!(!ok && out.contains("smoke cases") && out.contains("peers-listed-limits-the-peers"), "{out}");
-    let (ok, out) = plugin_cmd(&flb, &socket, &["load", "advertise", &wasm("hostile_nonsense")]);
+    let (ok, out) = plugin_cmd(&flb, &socket, &["load", "advertise", &nonsense]);
     assert!(!ok && out.contains("refused"), "{out}");
-    let (ok, out) = plugin_cmd(&flb, &socket, &["load", "advertise", &wasm("hostile_old_contract")]);
+    let (ok, out) = plugin_cmd(&flb, &socket, &["load", "advertise", &old_contract]);
     assert!(!ok && out.contains("refused"), "{out}");
     let (ok, list) = plugin_cmd(&flb, &socket, &["list"]);
     assert!(ok, "{list}");
@@ -621,13 +647,13 @@ fn hot_swap_changes_only_what_the_new_policy_decides_and_never_the_session() {
     assert_eq!(updates_received(&frr), updates, "no UPDATE for swaps that change nothing or were refused");
 
     // Dry run: the change is shown, not made.
-    let (ok, out) = plugin_cmd(&flb, &socket, &["load", "advertise", &wasm("example_advertise_opt_out"), "--dry-run"]);
+    let (ok, out) = plugin_cmd(&flb, &socket, &["load", "advertise", &opt_out, "--dry-run"]);
     assert!(ok && out.contains(&format!("- route    upstream {api}")) && !out.contains(web), "{out}");
     std::thread::sleep(Duration::from_millis(300));
     assert!(valid_at_frr(&frr, api));
 
     // The opt-out policy: only the labelled service's route goes, in one UPDATE.
-    let (ok, out) = plugin_cmd(&flb, &socket, &["load", "advertise", &wasm("example_advertise_opt_out")]);
+    let (ok, out) = plugin_cmd(&flb, &socket, &["load", "advertise", &opt_out]);
     assert!(ok && out.contains("loaded: example-advertise-opt-out"), "{out}");
     wait_for(Duration::from_secs(10), "FRR withdrew the opted-out route", || {
         if valid_at_frr(&frr, api) { Err("still there".to_string()) } else { Ok(()) }

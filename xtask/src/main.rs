@@ -17,7 +17,7 @@ use anyhow::{Context, Result, bail};
 
 const WASM_TARGET: &str = "wasm32-wasip2";
 
-/// Debian packages the lab tests need (installed when running as root and missing).
+/// Debian packages the lab and interop tests need (installed when running as root and missing).
 const DEBIAN_PACKAGES: &[&str] = &[
     "frr",
     "bird2",
@@ -30,6 +30,8 @@ const DEBIAN_PACKAGES: &[&str] = &[
     "user-mode-linux",
     "python3-scapy",
     "iproute2",
+    // ferrolb-trust's interop test: signatures made by the real minisign tool, and checked by it.
+    "minisign",
 ];
 
 fn main() {

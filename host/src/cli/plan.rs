@@ -9,7 +9,7 @@ use clap::ValueEnum;
 
 use crate::config::{Source, load};
 use crate::controller;
-use crate::policy::{PluginSource, Registry, Runtime, RuntimeConfig, World};
+use crate::policy::{Registry, Runtime, RuntimeConfig};
 
 /// Output format of `plan`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -37,6 +37,12 @@ pub struct PlanArgs {
     /// Use this component instead of a default plugin: `WORLD=PATH` (repeatable).
     #[arg(long = "plugin", value_name = "WORLD=PATH")]
     pub plugins: Vec<String>,
+    /// Plugin signatures.
+    #[command(flatten)]
+    pub trust: super::plugin::TrustArgs,
+    /// Per-plugin limits.
+    #[command(flatten)]
+    pub limits: super::plugin::LimitArgs,
     /// Output format.
     #[arg(short = 'o', long, value_enum, default_value = "table")]
     pub output: PlanOutput,
@@ -59,14 +65,16 @@ pub fn run(args: &PlanArgs) -> anyhow::Result<ExitCode> {
             .with_context(|| format!("reading the state in {}", dir.display()))?,
         None => vec![],
     };
-    let runtime = Arc::new(Runtime::new(RuntimeConfig::default()).context("starting the plugin runtime")?);
+    let sources = super::plugin::plugin_sources(&args.plugins, &args.trust)?;
+    let limits = args.limits.limits();
+    let config = limits.as_ref().map(RuntimeConfig::for_plugin_limits).unwrap_or_default();
+    let runtime = Arc::new(Runtime::new(config).context("starting the plugin runtime")?);
     let registry = Registry::with_builtins(runtime).context("loading the default plugins")?;
-    for spec in &args.plugins {
-        let (world, path) = spec.split_once('=').with_context(|| format!("--plugin {spec:?}: expected WORLD=PATH"))?;
-        let world = World::parse(world).with_context(|| format!("--plugin {spec:?}: unknown world {world:?}"))?;
-        registry
-            .load_and_install(world, &PluginSource::parse(path).map_err(anyhow::Error::msg)?)
-            .with_context(|| format!("--plugin {spec}"))?;
+    let limits = limits.unwrap_or_default();
+    for ((world, source), spec) in sources.iter().zip(&args.plugins) {
+        let plugin =
+            registry.runtime().load_with(*world, source, limits).with_context(|| format!("--plugin {spec}"))?;
+        registry.install(plugin).with_context(|| format!("--plugin {spec}"))?;
     }
     let plan = controller::plan(&registry, &model, &args.node, &held);
     match args.output {

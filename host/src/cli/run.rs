@@ -7,7 +7,6 @@ use std::time::Duration;
 use anyhow::Context;
 
 use crate::daemon::{self, Options};
-use crate::policy::{PluginSource, World};
 
 /// Arguments of `ferrolb run`.
 #[derive(clap::Args, Debug)]
@@ -30,6 +29,12 @@ pub struct RunArgs {
     /// Use this component instead of a default plugin: `WORLD=PATH` (repeatable).
     #[arg(long = "plugin", value_name = "WORLD=PATH")]
     pub plugins: Vec<String>,
+    /// Plugin signatures (for --plugin files and for `ferrolb plugin load` on this daemon).
+    #[command(flatten)]
+    pub trust: super::plugin::TrustArgs,
+    /// Per-plugin limits (for --plugin files and for `ferrolb plugin load` on this daemon).
+    #[command(flatten)]
+    pub limits: super::plugin::LimitArgs,
     /// On shutdown, leave the routes ferrolb installed in the kernel.
     #[arg(long)]
     pub keep_routes: bool,
@@ -52,12 +57,7 @@ pub struct RunArgs {
 
 /// Run the daemon until SIGTERM / SIGINT.
 pub fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
-    let mut plugins = Vec::new();
-    for spec in &args.plugins {
-        let (world, path) = spec.split_once('=').with_context(|| format!("--plugin {spec:?}: expected WORLD=PATH"))?;
-        let world = World::parse(world).with_context(|| format!("--plugin {spec:?}: unknown world {world:?}"))?;
-        plugins.push((world, PluginSource::parse(path).map_err(anyhow::Error::msg)?));
-    }
+    let plugins = super::plugin::plugin_sources(&args.plugins, &args.trust)?;
     let opts = Options {
         files: args.files.clone(),
         node: args.node.clone(),
@@ -73,6 +73,9 @@ pub fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
             multiplier: args.membership_multiplier,
         },
         metrics_address: args.metrics_address,
+        trust: crate::trust::TrustPolicy::from_paths(args.trust.require_signed, &args.trust.trusted_keys)
+            .context("--trusted-keys")?,
+        limits: args.limits.limits(),
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)

@@ -48,6 +48,10 @@ pub struct Options {
     pub membership: l2::MembershipSettings,
     /// Where to serve Prometheus metrics (`None`: no endpoint).
     pub metrics_address: Option<std::net::SocketAddr>,
+    /// Plugin signatures required (or not) for plugin files, at start and on hot swap.
+    pub trust: ferrolb_trust::TrustPolicy,
+    /// Limits of plugins loaded from files (`None`: the defaults).
+    pub limits: Option<crate::policy::Limits>,
 }
 
 /// Errors that stop the daemon from starting or running.
@@ -147,8 +151,11 @@ impl Daemon {
     /// Opens the store and the plugins.
     pub fn new(opts: Options) -> Result<Daemon, DaemonError> {
         let store = Store::open(&opts.state)?;
-        let runtime =
-            Arc::new(Runtime::new(RuntimeConfig::default()).map_err(|e| DaemonError::Plugins(e.to_string()))?);
+        // Compiled plugins are cached under the state directory: loading a component again (a
+        // rollback target, a re-deployed file) skips compilation.
+        let mut config = opts.limits.as_ref().map(RuntimeConfig::for_plugin_limits).unwrap_or_default();
+        config.cache_dir = Some(opts.state.join("plugin-cache"));
+        let runtime = Arc::new(Runtime::new(config).map_err(|e| DaemonError::Plugins(e.to_string()))?);
         let metrics = Arc::new(ferrolb_metrics::Metrics::new());
         for w in World::ALL {
             metrics.init_world(w.name());
@@ -156,7 +163,18 @@ impl Daemon {
         runtime.observe_calls(Arc::new(metrics::CallCounter(metrics.clone())));
         let registry = Registry::with_builtins(runtime).map_err(|e| DaemonError::Plugins(e.to_string()))?;
         for (world, source) in &opts.plugins {
-            registry.load_and_install(*world, source).map_err(|e| DaemonError::Plugins(e.to_string()))?;
+            let plugin = registry
+                .runtime()
+                .load_with(*world, source, opts.limits.unwrap_or_default())
+                .map_err(|e| DaemonError::Plugins(e.to_string()))?;
+            if plugin.world != *world {
+                return Err(DaemonError::Plugins(format!(
+                    "{} is a {} plugin, not {world}",
+                    plugin.label(),
+                    plugin.world
+                )));
+            }
+            registry.install(plugin).map_err(|e| DaemonError::Plugins(e.to_string()))?;
         }
         let shared = Arc::new(Mutex::new(Shared {
             config: ConfigStatus {

@@ -256,7 +256,15 @@ impl Daemon {
     ) -> Result<SwapReport, SwapRefused> {
         let started = Instant::now();
         let runtime = self.registry.runtime().clone();
-        let candidate = runtime.load(world, source).map_err(|e| {
+        let (source, verified) = source.clone().trusted(&self.opts.trust).map_err(|e| {
+            self.metrics.plugin_failure(world.name(), "", "untrusted");
+            SwapRefused::new(format!("refused: the {world} plugin is unchanged: {e}"))
+        })?;
+        if let Some(v) = verified {
+            tracing::info!(world = %world, key = %v.key_id, trusted_comment = %v.trusted_comment, "plugin signature verified");
+        }
+        let source = &source;
+        let candidate = runtime.load_with(world, source, self.opts.limits.unwrap_or_default()).map_err(|e| {
             self.metrics.plugin_failure(world.name(), &source.describe(), e.cause.kind());
             SwapRefused::new(format!("refused: the {world} plugin is unchanged: {e}"))
         })?;

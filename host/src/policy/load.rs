@@ -55,6 +55,31 @@ impl PluginSource {
         }
     }
 
+    /// Apply the plugin trust policy before loading: in require mode a component file is read
+    /// once, its signature (`PATH.minisig`) checked, and the checked bytes are what gets compiled
+    /// (a file replaced after the check is never loaded). Builtins are part of the binary and pass;
+    /// in-memory bytes have no signature and are refused in require mode. Off mode reads nothing.
+    pub fn trusted(
+        self,
+        policy: &ferrolb_trust::TrustPolicy,
+    ) -> Result<(PluginSource, Option<ferrolb_trust::Verified>), ferrolb_trust::TrustError> {
+        if policy.mode == ferrolb_trust::Mode::Off {
+            return Ok((self, None));
+        }
+        match self {
+            PluginSource::Builtin(_) => Ok((self, None)),
+            PluginSource::Path(p) => {
+                let checked = policy.check_file(&p)?;
+                let name = p.display().to_string();
+                Ok((PluginSource::Bytes { name, bytes: Arc::from(checked.bytes) }, checked.verified))
+            }
+            PluginSource::Bytes { ref name, ref bytes } => {
+                let verified = policy.check(std::path::Path::new(name), bytes, None)?;
+                Ok((self, verified))
+            }
+        }
+    }
+
     fn read(&self) -> Result<Arc<[u8]>, Cause> {
         match self {
             PluginSource::Builtin(w) => Ok(Arc::from(builtin::bytes(*w))),

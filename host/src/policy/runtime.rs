@@ -83,6 +83,26 @@ pub struct RuntimeConfig {
     pub fuel_metering: bool,
     /// How many instances the pooling allocator can hold at once.
     pub max_instances: u32,
+    /// The largest memory cap of any plugin loaded with its own [`Limits`]
+    /// ([`Runtime::load_with`]): the pooling allocator's memory slots are sized for the larger of
+    /// this and `limits.memory_bytes` (`None`: `limits.memory_bytes`).
+    pub max_memory_bytes: Option<usize>,
+}
+
+impl RuntimeConfig {
+    /// A runtime that can enforce `limits` on the plugins loaded with them
+    /// ([`Runtime::load_with`]) while the others (the default plugins) keep the default limits:
+    /// fuel metering is compiled in when `limits.fuel` is set (the others then get an unlimited
+    /// budget), and the memory slots are sized for the larger memory cap.
+    pub fn for_plugin_limits(limits: &Limits) -> RuntimeConfig {
+        let mut config = RuntimeConfig::default();
+        if limits.fuel.is_some() {
+            config.fuel_metering = true;
+            config.limits.fuel = Some(u64::MAX);
+        }
+        config.max_memory_bytes = Some(limits.memory_bytes);
+        config
+    }
 }
 
 impl Default for RuntimeConfig {
@@ -94,6 +114,7 @@ impl Default for RuntimeConfig {
             epoch_tick: Duration::from_millis(1),
             fuel_metering: false,
             max_instances: 128,
+            max_memory_bytes: None,
         }
     }
 }
@@ -150,7 +171,7 @@ impl Runtime {
         pool.total_core_instances(config.max_instances * 2);
         pool.total_memories(config.max_instances * 2);
         pool.total_tables(config.max_instances * 2);
-        pool.max_memory_size(config.limits.memory_bytes.max(1 << 20));
+        pool.max_memory_size(config.limits.memory_bytes.max(config.max_memory_bytes.unwrap_or(0)).max(1 << 20));
         wc.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
         let engine = Engine::new(&wc).map_err(|e| RuntimeError::Engine(format!("{e:#}")))?;
 
