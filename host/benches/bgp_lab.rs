@@ -98,6 +98,8 @@ fn ferrolb_receive(n: u32) -> Figures {
         bfd_profile: None,
         graceful_restart: false,
         disable_mp: false,
+        max_prefix: None,
+        min_ttl: None,
         routes: BTreeMap::new(),
         receive: ReceiveIntent { all: true, prefixes: Vec::new() },
     };
@@ -189,6 +191,8 @@ fn announce_to_frr(n: u32) -> Duration {
         bfd_profile: None,
         graceful_restart: false,
         disable_mp: false,
+        max_prefix: None,
+        min_ttl: None,
         routes: BTreeMap::new(),
         receive: ReceiveIntent::default(),
     };

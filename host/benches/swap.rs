@@ -71,6 +71,7 @@ fn main() {
         metrics_address: None,
         trust: Default::default(),
         limits: None,
+        neighbors: Default::default(),
     };
     let mut d = Daemon::new(opts).expect("daemon");
     let t = Instant::now();

@@ -77,6 +77,8 @@ fn neighbor(address: &str, local_asn: u32, peer_as: u32) -> NeighborIntent {
         bfd_profile: None,
         graceful_restart: false,
         disable_mp: false,
+        max_prefix: None,
+        min_ttl: None,
         routes: BTreeMap::new(),
         receive: ReceiveIntent::default(),
     }

@@ -707,3 +707,101 @@ fn hot_swap_changes_only_what_the_new_policy_decides_and_never_the_session() {
     .expect("exit");
     assert!(status.success(), "{status:?}");
 }
+
+fn receive_manifests() -> String {
+    format!(
+        r#"apiVersion: frrk8s.metallb.io/v1beta1
+kind: FRRConfiguration
+metadata: {{name: receive, namespace: frr-k8s-system}}
+spec:
+  bgp:
+    routers:
+    - asn: 64512
+      neighbors:
+      - address: {PEER}
+        asn: 64513
+        holdTime: 9s
+        toReceive:
+          allowed:
+            mode: all
+---
+apiVersion: v1
+kind: Node
+metadata: {{name: node-a}}
+status:
+  addresses: [{{type: InternalIP, address: {OURS}}}]
+  conditions: [{{type: Ready, status: "True"}}]
+"#
+    )
+}
+
+/// `--gtsm` (RFC 5082) against FRR's `ttl-security hops 1`: without it the session cannot come
+/// up (our TTL-1 packets are dropped), with it the session is established; `--max-prefix 3`
+/// against a peer sending 5 prefixes ends the session with a Cease "maximum number of prefixes
+/// reached" (RFC 4486) that FRR reports.
+#[test]
+fn gtsm_and_max_prefix_protect_sessions_against_frr() {
+    if skip_unless_root("gtsm_and_max_prefix_protect_sessions_against_frr") {
+        return;
+    }
+    let flb = Netns::new("dgtsm-flb").expect("namespace");
+    let peer = Netns::new("dgtsm-peer").expect("namespace");
+    flb.veth("eth0", &peer, "eth0").expect("veth");
+    flb.add_addr("eth0", &format!("{OURS}/24")).expect("addr");
+    peer.add_addr("eth0", &format!("{PEER}/24")).expect("addr");
+    let networks: String = (1..=5).map(|i| format!("  network 203.0.113.{i}/32\n")).collect();
+    let frr = Frr::start(
+        &peer,
+        &[Daemon::Zebra, Daemon::Bgpd],
+        &format!(
+            "router bgp 64513\n bgp router-id {PEER}\n no bgp ebgp-requires-policy\n no bgp network import-check\n \
+             neighbor {OURS} remote-as 64512\n neighbor {OURS} timers 3 9\n neighbor {OURS} timers connect 1\n \
+             neighbor {OURS} ttl-security hops 1\n address-family ipv4 unicast\n{networks} exit-address-family\n"
+        ),
+    )
+    .expect("FRR");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("cluster.yaml");
+    std::fs::write(&file, receive_manifests()).expect("write");
+    let socket = dir.path().join("admin.sock");
+    let start = |extra: &[&str]| {
+        let mut cmd = flb.command(env!("CARGO_BIN_EXE_ferrolb"));
+        cmd.args(["--log", "info", "run", "--node", "node-a", "--poll-ms", "200", "-f"])
+            .arg(&file)
+            .arg("--state")
+            .arg(dir.path().join("state"))
+            .arg("--socket")
+            .arg(&socket)
+            .args(extra);
+        flb.spawn(cmd).expect("ferrolb run")
+    };
+    let established = || frr.bgp_summary().ok().and_then(|s| s.peer(Family::Ipv4, OURS).map(|p| p.is_established()));
+
+    // Without GTSM our packets leave with TTL 1: FRR drops them, no session.
+    let mut plain = start(&[]);
+    std::thread::sleep(Duration::from_secs(4));
+    assert_ne!(established(), Some(true), "a TTL-1 speaker must not pass FRR's ttl-security");
+    plain.kill().expect("stop");
+    let _ = std::fs::remove_file(&socket);
+
+    // With GTSM the session comes up; FRR sends 5 prefixes and the fourth exceeds the limit.
+    let mut daemon = start(&["--gtsm", "--max-prefix", "3"]);
+    wait_for(Duration::from_secs(30), "FRR reports the max-prefix Cease from ferrolb", || {
+        let v = frr.vtysh_json(&format!("show bgp neighbors {OURS} json")).map_err(|e| e.to_string())?;
+        let n = &v[OURS];
+        let text = n.to_string();
+        if n["connectionsEstablished"].as_u64().unwrap_or(0) >= 1 && text.contains("Maximum Number of Prefixes Reached")
+        {
+            Ok(())
+        } else {
+            Err(text)
+        }
+    })
+    .unwrap_or_else(|e| panic!("{e}\n{}", frr.logs()));
+    Command::new("kill").args(["-TERM", &daemon.pid().to_string()]).status().expect("kill");
+    let status = wait_for(Duration::from_secs(15), "ferrolb exits", || {
+        daemon.try_wait().map_err(|e| e.to_string())?.ok_or_else(|| "running".to_string())
+    })
+    .expect("exit");
+    assert!(status.success(), "{status:?}");
+}

@@ -94,8 +94,9 @@ fn socket_options(n: &NeighborIntent) -> SocketOptions {
     };
     SocketOptions {
         password: n.password.clone().filter(|p| !p.is_empty()),
-        ttl: if ebgp && !n.ebgp_multihop { 1 } else { 255 },
-        min_ttl: None,
+        // GTSM (RFC 5082) sends every packet with TTL 255, so the receiver's check means "one hop".
+        ttl: if ebgp && !n.ebgp_multihop && n.min_ttl.is_none() { 1 } else { 255 },
+        min_ttl: n.min_ttl,
         vrf: (!n.key.vrf.is_empty()).then(|| n.key.vrf.clone()),
         source: n.source_address,
     }

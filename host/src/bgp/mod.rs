@@ -200,7 +200,11 @@ pub(crate) fn receive_policy(n: &NeighborIntent, always_block: &[IpNet]) -> Resu
         .collect::<Result<_, _>>()?;
     let mode = if n.receive.all { AllowMode::All } else { AllowMode::Filtered };
     let filter = ReceiveFilter::new(mode, &selectors, always_block).map_err(|e| e.to_string())?;
-    Ok(ReceivePolicy::new(filter))
+    let policy = ReceivePolicy::new(filter);
+    Ok(match n.max_prefix {
+        Some(limit) => policy.with_max_prefix(ferrolb_bgp::filter::MaxPrefix::new(limit).map_err(|e| e.to_string())?),
+        None => policy,
+    })
 }
 
 /// How long a stopping neighbor may take to flush its NOTIFICATION.

@@ -50,6 +50,15 @@ pub struct RunArgs {
     /// Layer-2 mode: heartbeats missed before a node is dead (the same on every node).
     #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u8).range(2..))]
     pub membership_multiplier: u8,
+    /// BGP: most prefixes of one family accepted from each neighbor; one more ends the session
+    /// with a Cease "maximum number of prefixes reached" (RFC 4486). Unlimited when unset.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_prefix: Option<u32>,
+    /// BGP: GTSM (RFC 5082) on directly connected neighbors: send with TTL 255, accept only
+    /// packets that arrive with TTL 254 or more (the peer must do the same, e.g. FRR's
+    /// `neighbor X ttl-security hops 1`).
+    #[arg(long)]
+    pub gtsm: bool,
     /// Serve Prometheus metrics on this address (e.g. `127.0.0.1:7472`); off when unset.
     #[arg(long, value_name = "ADDR:PORT")]
     pub metrics_address: Option<std::net::SocketAddr>,
@@ -76,6 +85,7 @@ pub fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
         trust: crate::trust::TrustPolicy::from_paths(args.trust.require_signed, &args.trust.trusted_keys)
             .context("--trusted-keys")?,
         limits: args.limits.limits(),
+        neighbors: daemon::NeighborDefaults { max_prefix: args.max_prefix, gtsm: args.gtsm },
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)

@@ -129,6 +129,12 @@ pub struct NeighborIntent {
     pub graceful_restart: bool,
     /// Do not negotiate multiprotocol: IPv4 unicast in plain NLRI only.
     pub disable_mp: bool,
+    /// Most prefixes of one family accepted from the neighbor; one more ends the session with
+    /// a Cease "maximum number of prefixes reached" (RFC 4486). Applies to a running session.
+    pub max_prefix: Option<u32>,
+    /// GTSM (RFC 5082): send with TTL 255 and accept only packets arriving with at least this
+    /// TTL (254 for a directly connected neighbor).
+    pub min_ttl: Option<u8>,
     /// The routes the neighbor hears.
     pub routes: BTreeMap<IpNet, RouteAttrs>,
     /// What we accept from it.
@@ -143,6 +149,7 @@ impl NeighborIntent {
             routes: BTreeMap::new(),
             receive: ReceiveIntent::default(),
             bfd_profile: None,
+            max_prefix: None,
             ..n.clone()
         };
         strip(self) != strip(old)
@@ -302,6 +309,8 @@ pub fn bgp_intent(merged: &mrg::MergedConfig) -> (BgpIntent, Vec<IntentError>) {
                 bfd_profile: n.bfd_profile.clone().filter(|p| !p.is_empty()),
                 graceful_restart: n.enable_graceful_restart.unwrap_or(false),
                 disable_mp: n.disable_mp.unwrap_or(false),
+                max_prefix: None,
+                min_ttl: None,
                 routes,
                 receive,
             };

@@ -52,6 +52,17 @@ pub struct Options {
     pub trust: ferrolb_trust::TrustPolicy,
     /// Limits of plugins loaded from files (`None`: the defaults).
     pub limits: Option<crate::policy::Limits>,
+    /// Applied to every BGP neighbor (the manifests' neighbor types have no such fields).
+    pub neighbors: NeighborDefaults,
+}
+
+/// Session protections ferrolb applies to every BGP neighbor.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NeighborDefaults {
+    /// Most prefixes of one family accepted from a neighbor (RFC 4486 Cease beyond).
+    pub max_prefix: Option<u32>,
+    /// GTSM (RFC 5082) on directly connected neighbors: TTL 255 out, at least 254 in.
+    pub gtsm: bool,
 }
 
 /// Errors that stop the daemon from starting or running.
@@ -321,10 +332,16 @@ impl Daemon {
         let Some(model) = &self.model else { return Ok(None) };
         tracing::debug!(took_ms = started.elapsed().as_secs_f64() * 1e3, "planned");
         self.persist(&held, &plan.allocations)?;
-        let (bgp, intent_errors) = match &merged {
+        let (mut bgp, intent_errors) = match &merged {
             Some(m) => intent::bgp_intent(m),
             None => (intent::BgpIntent::default(), vec![]),
         };
+        for n in bgp.neighbors.values_mut() {
+            n.max_prefix = self.opts.neighbors.max_prefix;
+            if self.opts.neighbors.gtsm && !n.ebgp_multihop {
+                n.min_ttl = Some(254);
+            }
+        }
         for e in &intent_errors {
             tracing::error!(error = %e, "neighbor not configured");
         }
