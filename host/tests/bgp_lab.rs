@@ -699,3 +699,79 @@ fn bfd_down_tears_the_session_down_until_bfd_up() {
     })));
     rt.block_on(h.shutdown(false));
 }
+
+// ------------------------------------------------------------------------------------ VRF (UML)
+
+const IN_UML: &str = "FERROLB_BGP_VRF_IN_UML";
+
+/// A neighbor in a VRF (frr-k8s `vrf`, MetalLB BGPPeer `vrf`), inside User-Mode Linux because this
+/// machine's kernel has no VRF devices: speaker A's session to B is bound to VRF `red` (table 10,
+/// port `eth0`), B is a second speaker in the default VRF of its namespace. A announces a service
+/// route to B; B's route is accepted by A and installed into table 10, not the main table.
+#[test]
+fn vrf_neighbor_session_and_received_routes_in_the_vrf_table_in_uml() {
+    if std::env::var_os(IN_UML).is_some() {
+        ferrolb_lab::uml::guest_setup().expect("load vrf/veth inside UML");
+        vrf_inside_uml();
+        return;
+    }
+    if skip_unless_root("vrf_neighbor_session_and_received_routes_in_the_vrf_table_in_uml") {
+        return;
+    }
+    let exe = std::env::current_exe().expect("test executable");
+    let out = ferrolb_lab::uml::Uml::new()
+        .modules(&["vrf", "veth"])
+        .run_test(&exe, "vrf_neighbor_session_and_received_routes_in_the_vrf_table_in_uml", &[(IN_UML, "1")])
+        .expect("User-Mode Linux runs");
+    println!("UML run took {:?}\n{}", out.elapsed, out.log);
+    let console = &out.console[out.console.len().saturating_sub(3000)..];
+    assert_eq!(out.verdict, Some(0), "inside UML:\n{}\nconsole tail:\n{console}", out.log);
+    assert!(out.log.contains("test result: ok. 1 passed"), "{}", out.log);
+}
+
+fn vrf_inside_uml() {
+    let a = Netns::new("vrf-a").expect("namespace");
+    let b = Netns::new("vrf-b").expect("namespace");
+    a.veth("eth0", &b, "eth0").expect("veth");
+    a.ip(&["link", "add", "red", "type", "vrf", "table", "10"]).expect("vrf");
+    a.ip(&["link", "set", "red", "up"]).expect("vrf up");
+    a.ip(&["link", "set", "eth0", "master", "red"]).expect("enslave");
+    a.add_addr("eth0", "10.0.0.1/24").expect("addr");
+    b.add_addr("eth0", "10.0.0.2/24").expect("addr");
+    let rt = runtime();
+    let mut oa = options(&a);
+    oa.vrf_tables = BTreeMap::from([("red".to_string(), 10)]);
+    let sa = rt.block_on(Speaker::start(oa)).expect("speaker a");
+    let sb = rt.block_on(Speaker::start(options(&b))).expect("speaker b");
+    let mut na = neighbor("10.0.0.2", 64512, 64513);
+    na.key.vrf = "red".into();
+    na.routes = BTreeMap::from([(net("198.51.100.1/32"), attrs(&[(64512, 100)], &[], None))]);
+    na.receive = ReceiveIntent { all: true, prefixes: vec![] };
+    let mut nb = neighbor("10.0.0.1", 64513, 64512);
+    nb.routes = BTreeMap::from([(net("203.0.113.0/24"), attrs(&[], &[], None))]);
+    nb.receive = ReceiveIntent { all: true, prefixes: vec![] };
+    assert!(rt.block_on(sa.apply(&intent(vec![na]))).is_empty());
+    assert!(rt.block_on(sb.apply(&intent(vec![nb]))).is_empty());
+    wait_speaker_state(&rt, &sa, "Established", 30);
+    wait_speaker_state(&rt, &sb, "Established", 30);
+    let n = sa.neighbors();
+    assert_eq!(n[0].vrf, "red", "{n:?}");
+    // B got A's service route.
+    wait_for(Duration::from_secs(10), "B received 198.51.100.1/32", || {
+        let r = rt.block_on(sb.routes(RouteDirection::Received, None));
+        if r.iter().any(|r| r.prefix == net("198.51.100.1/32")) { Ok(()) } else { Err(format!("{r:?}")) }
+    })
+    .expect("received at B");
+    // A installed B's route into the VRF's table, not into main.
+    wait_for(Duration::from_secs(10), "203.0.113.0/24 in table 10", || {
+        let t = a.ip(&["route", "show", "table", "10"]).map_err(|e| e.to_string())?;
+        if t.contains("203.0.113.0/24 via 10.0.0.2 dev eth0 proto 241") { Ok(()) } else { Err(t) }
+    })
+    .expect("installed in the VRF table");
+    let main = a.ip(&["route", "show", "table", "main"]).expect("main table");
+    assert!(!main.contains("203.0.113.0/24"), "{main}");
+    rt.block_on(sa.shutdown(false));
+    rt.block_on(sb.shutdown(false));
+    let t = a.ip(&["route", "show", "table", "10"]).expect("table 10");
+    assert!(!t.contains("203.0.113.0/24"), "removed on shutdown: {t}");
+}
