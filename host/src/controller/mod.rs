@@ -134,7 +134,7 @@ impl PolicyStatus {
 fn assignment_order<'m>(model: &'m Model, held: &[Allocation]) -> Vec<&'m Service> {
     let held: BTreeSet<&str> = held.iter().map(|a| a.service.as_str()).collect();
     let mut services: Vec<&Service> = model.load_balancers().filter(|s| s.load_balancer_class.is_none()).collect();
-    services.sort_by_key(|s| {
+    services.sort_by_cached_key(|s| {
         let name = s.id.to_string();
         let group = if held.contains(name.as_str()) {
             0
@@ -231,7 +231,32 @@ pub fn plan_live(
     held: &[Allocation],
     live: Option<&std::collections::BTreeSet<String>>,
 ) -> (Plan, Option<merge::MergedConfig>) {
-    let (allocations, allocator_status) = allocate(registry, model, held);
+    plan_reusing(registry, model, node, held, live, None)
+}
+
+/// [`plan_live`], taking the allocator's part from `reuse` (a plan of the same model, allocator
+/// plugin and held allocations) instead of asking the allocator again: what a swap of another
+/// world's plugin needs.
+pub fn plan_reusing(
+    registry: &Registry,
+    model: &Model,
+    node: &str,
+    held: &[Allocation],
+    live: Option<&std::collections::BTreeSet<String>>,
+    reuse: Option<&Plan>,
+) -> (Plan, Option<merge::MergedConfig>) {
+    let (allocations, allocator_status) = match reuse {
+        Some(p) => (
+            Allocations { granted: p.allocations.clone(), errors: p.allocation_errors.clone() },
+            p.policies.iter().find(|s| s.world == World::Allocator).cloned().unwrap_or_else(|| PolicyStatus {
+                world: World::Allocator,
+                plugin: String::new(),
+                status: "ok".into(),
+                message: String::new(),
+            }),
+        ),
+        None => allocate(registry, model, held),
+    };
     let mut policies = vec![allocator_status];
     let eg = egress(registry, model, node, &allocations.granted, live);
     let (adv, advertise_status) = advertise(registry, model, node, &allocations.granted, &eg.labels, live);
@@ -395,7 +420,6 @@ fn advertise(
 ) -> (Announcements, PolicyStatus) {
     use crate::policy::AdvertiseInstance;
     use crate::policy::convert::{ip_from_wit, prefix_from_wit};
-    use std::collections::BTreeMap;
 
     let Some(plugin) = registry.active(World::Advertise) else {
         let status = PolicyStatus {
@@ -432,8 +456,9 @@ fn advertise(
             }
             return Ok(out);
         }
-        type Key = (String, String, ipnet::IpNet);
-        let mut routes: BTreeMap<Key, BgpRoute> = BTreeMap::new();
+        // Keyed by the peer's index in the configuration (not its name: 100k string keys are slow).
+        type Key = (u32, ipnet::IpNet);
+        let mut routes: std::collections::HashMap<Key, BgpRoute> = std::collections::HashMap::new();
         for a in granted {
             let Some(svc) = model.service(&ObjectRef::parse(&a.service)) else { continue };
             let ann = match inst.announce(&input::advertise_service(svc, a)) {
@@ -454,17 +479,16 @@ fn advertise(
                     plugin: plugin.label(),
                     cause: crate::policy::Cause::InvalidAnswer(m),
                 })?;
-                for peer in r.peers.iter().filter_map(|&p| config.peers.get(p as usize)) {
-                    let entry =
-                        routes.entry((peer.name.clone(), peer.vrf.clone(), prefix)).or_insert_with(|| BgpRoute {
-                            peer: peer.name.clone(),
-                            vrf: peer.vrf.clone(),
-                            prefix,
-                            local_pref: r.local_pref,
-                            communities: vec![],
-                            large_communities: vec![],
-                            services: vec![],
-                        });
+                for (index, peer) in r.peers.iter().filter_map(|&p| Some((p, config.peers.get(p as usize)?))) {
+                    let entry = routes.entry((index, prefix)).or_insert_with(|| BgpRoute {
+                        peer: peer.name.clone(),
+                        vrf: peer.vrf.clone(),
+                        prefix,
+                        local_pref: r.local_pref,
+                        communities: vec![],
+                        large_communities: vec![],
+                        services: vec![],
+                    });
                     if entry.local_pref != r.local_pref {
                         tracing::warn!(peer = %peer.name, %prefix, "advertisements disagree on localPref; keeping {:?}", entry.local_pref);
                     }
@@ -503,6 +527,18 @@ fn advertise(
                 r
             })
             .collect();
+        // Deterministic order: by peer name, VRF and prefix (then the rest, for same-named peers).
+        out.bgp.sort_unstable_by(|a, b| {
+            (&a.peer, &a.vrf, a.prefix, a.local_pref, &a.communities, &a.large_communities, &a.services).cmp(&(
+                &b.peer,
+                &b.vrf,
+                b.prefix,
+                b.local_pref,
+                &b.communities,
+                &b.large_communities,
+                &b.services,
+            ))
+        });
         out.l2.sort();
         Ok(out)
     })();

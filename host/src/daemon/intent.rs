@@ -261,7 +261,8 @@ pub fn bgp_intent(merged: &mrg::MergedConfig) -> (BgpIntent, Vec<IntentError>) {
             let allowed: Vec<IpNet> = match ta.mode {
                 Some(mrg::FilterMode::All) => prefixes.clone(),
                 _ => {
-                    let listed: Vec<IpNet> = ta.prefixes.iter().filter_map(|p| prefix_from_wit(p).ok()).collect();
+                    let listed: std::collections::HashSet<IpNet> =
+                        ta.prefixes.iter().filter_map(|p| prefix_from_wit(p).ok()).collect();
                     prefixes.iter().copied().filter(|p| listed.contains(p)).collect()
                 }
             };

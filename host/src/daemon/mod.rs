@@ -156,6 +156,9 @@ pub struct Daemon {
     quarantines: [u64; 4],
     /// The metrics the daemon counts into (served only with `--metrics-address`).
     metrics: Arc<ferrolb_metrics::Metrics>,
+    /// A plan already computed with the plugins now active (a swap plans before switching);
+    /// the next forced reconcile uses it instead of planning again, unless the manifests changed.
+    prepared: Option<(Plan, Option<controller::merge::MergedConfig>)>,
 }
 
 impl Daemon {
@@ -222,6 +225,7 @@ impl Daemon {
             failures: [0; 4],
             quarantines: [0; 4],
             metrics,
+            prepared: None,
         })
     }
 
@@ -322,8 +326,11 @@ impl Daemon {
         let Some(model) = &self.model else { return Ok(None) };
         let held = self.store.allocations()?;
         let started = Instant::now();
-        let (mut plan, mut merged) =
-            controller::plan_live(&self.registry, model, &self.opts.node, &held, self.live.as_ref());
+        let prepared = self.prepared.take().filter(|_| !changed);
+        let (mut plan, mut merged) = match prepared {
+            Some(p) => p,
+            None => controller::plan_live(&self.registry, model, &self.opts.node, &held, self.live.as_ref()),
+        };
         if !self.quarantine(&plan).is_empty() {
             // A quarantined plugin was rolled back: decide again with the restored one.
             let Some(model) = &self.model else { return Ok(None) };
@@ -363,11 +370,14 @@ impl Daemon {
 
     /// Writes the allocation changes in one transaction (nothing when nothing changed).
     fn persist(&self, held: &[Allocation], now: &[Allocation]) -> Result<(), DaemonError> {
-        let mut changes: Vec<Change> = now.iter().filter(|a| !held.contains(a)).cloned().map(Change::Put).collect();
+        // By service name: O(n) for 100k services (a linear `contains` per service is not).
+        let before: std::collections::HashMap<&str, &Allocation> =
+            held.iter().map(|a| (a.service.as_str(), a)).collect();
+        let after: std::collections::HashSet<&str> = now.iter().map(|a| a.service.as_str()).collect();
+        let mut changes: Vec<Change> =
+            now.iter().filter(|a| before.get(a.service.as_str()) != Some(a)).cloned().map(Change::Put).collect();
         changes.extend(
-            held.iter()
-                .filter(|h| !now.iter().any(|a| a.service == h.service))
-                .map(|h| Change::Remove(h.service.clone())),
+            held.iter().filter(|h| !after.contains(h.service.as_str())).map(|h| Change::Remove(h.service.clone())),
         );
         if !changes.is_empty() {
             self.store.commit(&changes)?;

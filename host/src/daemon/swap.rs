@@ -239,10 +239,24 @@ fn scratch_registry(registry: &Registry, candidate: &Arc<Plugin>) -> Registry {
 
 impl Daemon {
     /// The plan with `registry`'s plugins from the current state (held allocations, live set).
-    fn plan_with(&self, registry: &Registry) -> Result<Option<Plan>, SwapRefused> {
+    /// When `world` is not the allocator, the allocations of the plan in force are reused (same
+    /// model, same allocator, same held state: asking the allocator again would answer the same).
+    fn plan_with(
+        &self,
+        registry: &Registry,
+        world: World,
+    ) -> Result<Option<(Plan, Option<controller::merge::MergedConfig>)>, SwapRefused> {
         let Some(model) = &self.model else { return Ok(None) };
         let held = self.store.allocations().map_err(|e| SwapRefused::new(format!("state store: {e}")))?;
-        Ok(Some(controller::plan_live(registry, model, &self.opts.node, &held, self.live.as_ref()).0))
+        let current = if world == World::Allocator { None } else { self.lock().plan.clone() };
+        Ok(Some(controller::plan_reusing(
+            registry,
+            model,
+            &self.opts.node,
+            &held,
+            self.live.as_ref(),
+            current.as_ref(),
+        )))
     }
 
     /// `ferrolb plugin load`: see the module docs. On `Ok` with `switched`, the caller re-plans
@@ -287,10 +301,9 @@ impl Daemon {
             )));
         }
         let scratch = scratch_registry(&self.registry, &candidate);
-        let next = self.plan_with(&scratch)?;
-        let now = self.lock().plan.clone();
-        let diff = match (&now, &next) {
-            (Some(now), Some(next)) => PlanDiff::between(now, next),
+        let next = self.plan_with(&scratch, world)?;
+        let diff = match (&self.lock().plan, &next) {
+            (Some(now), Some((next, _))) => PlanDiff::between(now, next),
             _ => PlanDiff::default(),
         };
         let mut report = SwapReport {
@@ -317,6 +330,8 @@ impl Daemon {
             }
             self.registry.install(candidate).map_err(|e| SwapRefused::new(e.to_string()))?;
             self.metrics.plugin_swapped(world.name());
+            // The scratch plan is the plan of the plugins now active: the re-plan reuses it.
+            self.prepared = next;
             self.failures[world.index()] = 0;
             report.switched = true;
         }
@@ -327,18 +342,18 @@ impl Daemon {
     /// `ferrolb plugin rollback WORLD`.
     pub fn rollback_plugin(&mut self, world: World) -> Result<SwapReport, SwapRefused> {
         let started = Instant::now();
-        let now = self.lock().plan.clone();
         let prev = self
             .registry
             .previous(world)
             .ok_or_else(|| SwapRefused::new(format!("no previous {world} plugin to roll back to")))?;
         let scratch = scratch_registry(&self.registry, &prev);
-        let next = self.plan_with(&scratch)?;
-        let diff = match (&now, &next) {
-            (Some(now), Some(next)) => PlanDiff::between(now, next),
+        let next = self.plan_with(&scratch, world)?;
+        let diff = match (&self.lock().plan, &next) {
+            (Some(now), Some((next, _))) => PlanDiff::between(now, next),
             _ => PlanDiff::default(),
         };
         let back = self.registry.rollback(world).map_err(|e| SwapRefused::new(e.to_string()))?;
+        self.prepared = next;
         self.metrics.plugin_rolled_back(world.name());
         self.failures[world.index()] = 0;
         Ok(SwapReport {
