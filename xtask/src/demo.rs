@@ -487,7 +487,8 @@ impl Lab {
     /// The demo proper, once the lab runs.
     fn show(&mut self, mode: Mode, built: Duration) -> Result<()> {
         let t0 = Instant::now();
-        let (node, router) = (self.names[0].clone(), self.names[1].clone());
+        let name = |ns: &Option<Netns>| ns.as_ref().map(|n| n.name().to_owned()).unwrap_or_default();
+        let (node, router) = (name(&self.node), name(&self.router));
         heading("The lab", "");
         println!("ferrolb built in {:.1} s. Two network namespaces joined by a veth pair:", built.as_secs_f64());
         println!("  {node:<16} the Kubernetes node {NODE}: ferrolb, AS {OUR_AS}, {NODE_V4}/24, {NODE_V6}/64");
