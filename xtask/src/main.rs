@@ -5,6 +5,9 @@
 //!   plugins and the hostile corpus, checks formatting and clippy on both workspaces (the plugin
 //!   `*-core` crates natively too), runs every test (the core crates' natively), and prints a
 //!   summary ending in `summary: N passed, N failed`.
+//!   As root, the last step is the live demo in check mode (`cargo xtask demo --check`).
+//! - `cargo xtask demo [--check]` — the live demo ([`demo`]): as root, `ferrolb run` announces the
+//!   services of `examples/demo` to FRR in network namespaces; otherwise the offline plan.
 //! - `cargo xtask bench` — every benchmark (`cargo bench`), figures for BENCHMARKS.md.
 //! - `cargo xtask plugins` — build the plugin workspace only.
 
@@ -14,6 +17,8 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
+
+mod demo;
 
 const WASM_TARGET: &str = "wasm32-wasip2";
 
@@ -38,10 +43,11 @@ fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let result = match args.first().map(String::as_str) {
         Some("test") => test(&args[1..]),
+        Some("demo") => demo::main(&args[1..]),
         Some("bench") => bench(&args[1..]),
         Some("plugins") => plugins(),
         _ => {
-            eprintln!("usage: cargo xtask <test | bench | plugins>");
+            eprintln!("usage: cargo xtask <test | demo [--check] | bench | plugins>");
             std::process::exit(2);
         }
     };
@@ -85,13 +91,13 @@ fn ensure_wasm_target() -> Result<()> {
     run("install wasm target", Command::new("rustup").args(["target", "add", WASM_TARGET]))
 }
 
-/// Install missing Debian packages when root (lab tests need real peers); otherwise say what is
-/// missing and let the lab tests report themselves as not run.
-fn ensure_debian_packages() -> Result<()> {
-    if DEBIAN_PACKAGES.is_empty() {
+/// Install the missing ones of `packages` when root (lab tests and the demo need real peers);
+/// otherwise say what is missing and let the lab tests report themselves as not run.
+fn ensure_debian_packages(packages: &[&str]) -> Result<()> {
+    if packages.is_empty() {
         return Ok(());
     }
-    let missing: Vec<&str> = DEBIAN_PACKAGES
+    let missing: Vec<&str> = packages
         .iter()
         .copied()
         .filter(|p| {
@@ -168,7 +174,14 @@ fn plugins() -> Result<()> {
 struct Step {
     name: &'static str,
     took: Duration,
-    ok: bool,
+    outcome: Outcome,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Outcome {
+    Ok,
+    Failed,
+    Skipped,
 }
 
 fn test(extra: &[String]) -> Result<()> {
@@ -180,13 +193,13 @@ fn test(extra: &[String]) -> Result<()> {
         if let Err(e) = &r {
             eprintln!("xtask: {name}: {e:#}");
         }
-        steps.push(Step { name, took: t.elapsed(), ok: r.is_ok() });
+        steps.push(Step { name, took: t.elapsed(), outcome: if r.is_ok() { Outcome::Ok } else { Outcome::Failed } });
         r.is_ok()
     };
 
     let mut ok = timed("prerequisites", &mut || {
         ensure_wasm_target()?;
-        ensure_debian_packages()
+        ensure_debian_packages(DEBIAN_PACKAGES)
     });
     ok &= timed("build plugins + hostile corpus", &mut plugins);
     ok &= timed("cargo fmt --check", &mut || {
@@ -230,11 +243,31 @@ fn test(extra: &[String]) -> Result<()> {
         }
         Ok(())
     });
+    // The live demo in check mode: ferrolb run against FRR in namespaces, one test.
+    const DEMO: &str = "demo --check (ferrolb run + FRR)";
+    if is_root() {
+        let passed = timed(DEMO, &mut || demo::run(demo::Mode::Check));
+        if passed {
+            counts.0 += 1;
+        } else {
+            counts.1 += 1;
+        }
+        ok &= passed;
+    } else {
+        eprintln!("xtask: {DEMO}: SKIPPED: the live demo needs root (network namespaces, veth, FRR)");
+        steps.push(Step { name: DEMO, took: Duration::ZERO, outcome: Outcome::Skipped });
+        counts.2 += 1;
+    }
 
     eprintln!();
     eprintln!("xtask test summary ({:.0?} in all):", started.elapsed());
     for s in &steps {
-        eprintln!("  {:<34} {:>8.1?}  {}", s.name, s.took, if s.ok { "ok" } else { "FAILED" });
+        let outcome = match s.outcome {
+            Outcome::Ok => "ok",
+            Outcome::Failed => "FAILED",
+            Outcome::Skipped => "skipped (needs root)",
+        };
+        eprintln!("  {:<34} {:>8.1?}  {}", s.name, s.took, outcome);
     }
     println!("summary: {} passed, {} failed, {} skipped", counts.0, counts.1, counts.2);
     if !ok {

@@ -1,5 +1,5 @@
 //! The test lab: network namespaces, veth pairs, FRR and BIRD peers, User-Mode Linux.
-//! Used by tests and benchmarks only; everything it creates is removed when its guard drops.
+//! Used by tests, benchmarks and `cargo xtask demo` only; everything it creates is removed when its guard drops.
 //!
 //! - [`Netns`] (module [`netns`]): a uniquely named namespace (`flb-<tag>-<pid>-<n>`) with veth
 //!   pairs, bridges, addresses, routes and sysctls; dropping it kills what runs inside and deletes
