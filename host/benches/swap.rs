@@ -85,6 +85,7 @@ fn main() {
         for fresh in [true, false] {
             let mut swap = Vec::new();
             let mut decided = Vec::new();
+            let (mut load, mut smoke, mut plan) = (Vec::new(), Vec::new(), Vec::new());
             for _ in 0..TRIALS {
                 if fresh {
                     let _ = std::fs::remove_dir_all(&cache);
@@ -95,17 +96,24 @@ fn main() {
                 d.reconcile(true).expect("re-plan").expect("plan");
                 decided.push(t.elapsed());
                 swap.push(switched);
+                load.push(Duration::from_secs_f64(report.load_ms / 1e3));
+                smoke.push(Duration::from_secs_f64(report.smoke_ms / 1e3));
+                plan.push(Duration::from_secs_f64(report.plan_ms / 1e3));
                 assert_eq!(report.diff.routes_removed.len(), if changes { SERVICES / 10 } else { 0 });
                 assert!(report.diff.moved.is_empty());
                 d.rollback_plugin(world).expect("rollback");
                 d.reconcile(true).expect("re-plan").expect("plan");
             }
             println!(
-                "swap {label:<42} {:<11} switched p50 {:>7.1} ms  decisions applied p50 {:>7.1} ms  p90 {:>7.1} ms",
+                "swap {label:<42} {:<11} decisions applied p50 {:>6.1} ms  p90 {:>6.1} ms  \
+                 (switched {:>6.1}: load {:>6.1}, smoke {:>5.1}, plan {:>6.1})",
                 if fresh { "fresh" } else { "precompiled" },
-                pct(&mut swap, 0.5),
                 pct(&mut decided, 0.5),
                 pct(&mut decided, 0.9),
+                pct(&mut swap, 0.5),
+                pct(&mut load, 0.5),
+                pct(&mut smoke, 0.5),
+                pct(&mut plan, 0.5),
             );
         }
     }

@@ -128,7 +128,7 @@ fn key(peer: &str, local: &str, hop: HopMode) -> PeerKey {
 struct Pair {
     frr: Frr,
     ours: Netns,
-    _theirs: Netns,
+    theirs: Netns,
 }
 
 fn frr_peer_conf(peer: &str, local: &str, body: &str) -> String {
@@ -143,7 +143,7 @@ fn pair(frr_body: &str) -> Pair {
     ours.add_addr("eth0", &format!("{OUR_ADDR}/24")).expect("addr");
     let frr =
         Frr::start(&theirs, &[Daemon::Zebra, Daemon::Bfdd], &frr_peer_conf(OUR_ADDR, FRR_ADDR, frr_body)).expect("FRR");
-    Pair { frr, ours, _theirs: theirs }
+    Pair { frr, ours, theirs }
 }
 
 fn frr_peer(frr: &Frr, peer: &str) -> Result<BfdPeer, String> {
@@ -431,4 +431,59 @@ fn ipv6_and_two_sessions() {
     assert!(peers.iter().all(|p| p.state == State::Up && p.counters.rx_errors == 0), "{peers:#?}");
     assert_ne!(peers[0].source_port, peers[1].source_port, "unique source ports");
     assert!(peers.iter().all(|p| (49152..=65535).contains(&p.source_port)));
+}
+
+/// Echo (RFC 5880 §6.4, RFC 5881 §4) against FRR bfdd: FRR advertises a Required Min Echo RX, our
+/// echo packets (addressed to ourselves, sent to FRR) come back through FRR's kernel forwarding,
+/// and the session runs the echo function at the profile's interval. Dropping only the echo
+/// packets in FRR's forwarding path (control packets still flow) makes ferrolb declare Down with
+/// diagnostic 2, "echo function failed".
+#[test]
+fn echo_mode_against_frr_loops_back_and_echo_loss_is_detected() {
+    if skip_unless_root("echo_mode_against_frr_loops_back_and_echo_loss_is_detected") {
+        return;
+    }
+    let p = pair("  echo receive-interval 50\n");
+    p.theirs.sysctl("net.ipv4.ip_forward", "1").expect("forwarding");
+    for key in ["net.ipv4.conf.all.accept_local", "net.ipv4.conf.eth0.accept_local"] {
+        p.ours.sysctl(key, "1").expect("accept_local");
+    }
+    for key in ["net.ipv4.conf.all.rp_filter", "net.ipv4.conf.eth0.rp_filter"] {
+        p.ours.sysctl(key, "0").expect("rp_filter");
+        p.theirs.sysctl(key, "0").expect("rp_filter");
+    }
+    let mut f = Ferro::start(&p.ours, BfdOptions { seed: Some(9), echo: true, ..Default::default() });
+    let k = key(FRR_ADDR, OUR_ADDR, HopMode::SingleHop);
+    let mut prof = BfdProfile {
+        receive_interval: Some(300),
+        transmit_interval: Some(300),
+        detect_multiplier: Some(3),
+        echo_interval: Some(50),
+        echo_mode: Some(true),
+        ..Default::default()
+    }
+    .resolve()
+    .expect("profile");
+    prof.echo_mode = true;
+    f.add(&k, prof);
+    f.wait_event(Duration::from_secs(10), "Up", is_up);
+    let s = wait_for(Duration::from_secs(10), "echo packets looping", || {
+        let s = f.peer();
+        if s.echo_interval.is_some() && s.counters.echo_in >= 10 { Ok(s) } else { Err(format!("{s:#?}")) }
+    })
+    .expect("echo running");
+    eprintln!("echo: interval {:?}, {} out, {} back", s.echo_interval, s.counters.echo_out, s.counters.echo_in);
+    assert!(s.counters.echo_out >= s.counters.echo_in);
+
+    // Echo lost, control still flowing: Down with "echo function failed".
+    p.theirs
+        .nft(
+            "table inet echocut {\n chain loopback { type filter hook forward priority -300; udp dport 3785 drop; }\n}",
+        )
+        .expect("drop echo");
+    let ev = f.wait_event(Duration::from_secs(3), "Down", is_down);
+    let BfdEvent::Down { diag, .. } = &ev else { unreachable!() };
+    assert_eq!(*diag, Diag::EchoFunctionFailed, "{ev:?}");
+    p.theirs.nft("delete table inet echocut").expect("undrop");
+    f.wait_event(Duration::from_secs(10), "Up again", is_up);
 }

@@ -518,27 +518,36 @@ fn advertise(
                 out.errors.push(AllocationError { service: a.service.clone(), reason: reason.clone() });
             }
         }
-        out.bgp = routes
-            .into_values()
-            .map(|mut r| {
+        // Deterministic order: by peer name and VRF (each peer's rank, computed once), then prefix.
+        let rank: Vec<usize> = match inst.config() {
+            Some(config) => {
+                let mut order: Vec<usize> = (0..config.peers.len()).collect();
+                order.sort_by(|&x, &y| {
+                    (&config.peers[x].name, &config.peers[x].vrf, x).cmp(&(
+                        &config.peers[y].name,
+                        &config.peers[y].vrf,
+                        y,
+                    ))
+                });
+                let mut rank = vec![0; order.len()];
+                for (position, index) in order.into_iter().enumerate() {
+                    rank[index] = position;
+                }
+                rank
+            }
+            None => vec![],
+        };
+        let mut keyed: Vec<(Key, BgpRoute)> = routes.into_iter().collect();
+        keyed.sort_unstable_by_key(|((index, prefix), _)| (rank.get(*index as usize).copied(), *prefix));
+        out.bgp = keyed
+            .into_iter()
+            .map(|(_, mut r)| {
                 r.communities.sort();
                 r.large_communities.sort();
                 r.services.sort();
                 r
             })
             .collect();
-        // Deterministic order: by peer name, VRF and prefix (then the rest, for same-named peers).
-        out.bgp.sort_unstable_by(|a, b| {
-            (&a.peer, &a.vrf, a.prefix, a.local_pref, &a.communities, &a.large_communities, &a.services).cmp(&(
-                &b.peer,
-                &b.vrf,
-                b.prefix,
-                b.local_pref,
-                &b.communities,
-                &b.large_communities,
-                &b.services,
-            ))
-        });
         out.l2.sort();
         Ok(out)
     })();

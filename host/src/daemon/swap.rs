@@ -14,7 +14,7 @@
 //! Quarantine: a plugin (not a builtin) whose world fails [`QUARANTINE_AFTER`] plans in a row is
 //! rolled back automatically; the event is logged and counted.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Instant;
@@ -76,6 +76,11 @@ impl PlanDiff {
                 diff.allocated.push(Moved { service: svc.to_string(), from: vec![], to: (*to).clone() });
             }
         }
+        // Compared by value (hashing), formatted only when different: 100k routes stay cheap.
+        type RouteKey<'a> = (&'a str, &'a str, ipnet::IpNet, Option<u32>, &'a [String], &'a [String]);
+        fn key(r: &controller::BgpRoute) -> RouteKey<'_> {
+            (&r.peer, &r.vrf, r.prefix, r.local_pref, &r.communities, &r.large_communities)
+        }
         let route = |r: &controller::BgpRoute| {
             let mut s = format!("{} {}", r.peer, r.prefix);
             if !r.vrf.is_empty() {
@@ -89,10 +94,14 @@ impl PlanDiff {
             }
             s
         };
-        let (a, b): (BTreeSet<String>, BTreeSet<String>) =
-            (now.bgp.iter().map(route).collect(), next.bgp.iter().map(route).collect());
-        diff.routes_added = b.difference(&a).cloned().collect();
-        diff.routes_removed = a.difference(&b).cloned().collect();
+        let (a, b): (HashSet<RouteKey<'_>>, HashSet<RouteKey<'_>>) =
+            (now.bgp.iter().map(key).collect(), next.bgp.iter().map(key).collect());
+        let mut added: Vec<String> = next.bgp.iter().filter(|r| !a.contains(&key(r))).map(route).collect();
+        let mut removed: Vec<String> = now.bgp.iter().filter(|r| !b.contains(&key(r))).map(route).collect();
+        added.sort();
+        removed.sort();
+        diff.routes_added = added;
+        diff.routes_removed = removed;
         let l2 = |p: &Plan| -> BTreeSet<String> { p.l2.iter().map(|a| format!("{} on {}", a.ip, a.node)).collect() };
         let (a, b) = (l2(now), l2(next));
         diff.l2_added = b.difference(&a).cloned().collect();
@@ -161,6 +170,12 @@ pub struct SwapReport {
     /// Milliseconds from the command to the new decisions computed (the engines apply them
     /// right after).
     pub took_ms: f64,
+    /// Of which: loading (and compiling, unless cached) the component.
+    pub load_ms: f64,
+    /// Of which: the smoke cases.
+    pub smoke_ms: f64,
+    /// Of which: planning with the candidate.
+    pub plan_ms: f64,
 }
 
 impl SwapReport {
@@ -289,7 +304,9 @@ impl Daemon {
                 candidate.world
             )));
         }
+        let load_ms = started.elapsed().as_secs_f64() * 1e3;
         let results = crate::kit::smoke::run(&runtime, &candidate, world);
+        let smoke_ms = started.elapsed().as_secs_f64() * 1e3 - load_ms;
         let failed = crate::kit::smoke::failures(&results);
         if !failed.is_empty() {
             return Err(SwapRefused::new(format!(
@@ -300,8 +317,10 @@ impl Daemon {
                 failed.join("\n  ")
             )));
         }
+        let planning = Instant::now();
         let scratch = scratch_registry(&self.registry, &candidate);
         let next = self.plan_with(&scratch, world)?;
+        let plan_ms = planning.elapsed().as_secs_f64() * 1e3;
         let diff = match (&self.lock().plan, &next) {
             (Some(now), Some((next, _))) => PlanDiff::between(now, next),
             _ => PlanDiff::default(),
@@ -315,6 +334,9 @@ impl Daemon {
             diff,
             smoke_cases: results.len(),
             took_ms: 0.0,
+            load_ms,
+            smoke_ms,
+            plan_ms,
         };
         if !dry_run {
             if !report.diff.moved.is_empty() && !apply {
@@ -365,6 +387,9 @@ impl Daemon {
             diff,
             smoke_cases: 0,
             took_ms: started.elapsed().as_secs_f64() * 1e3,
+            load_ms: 0.0,
+            smoke_ms: 0.0,
+            plan_ms: started.elapsed().as_secs_f64() * 1e3,
         })
     }
 
