@@ -491,3 +491,109 @@ pub enum PluginOp {
     /// `plugin rollback`.
     Rollback(World),
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    use super::*;
+    use crate::daemon::{Daemon, Options};
+
+    fn daemon(dir: &std::path::Path, pool: &str) -> Daemon {
+        let file = dir.join("cluster.yaml");
+        std::fs::write(
+            &file,
+            format!(
+                "apiVersion: metallb.io/v1beta1\nkind: IPAddressPool\nmetadata: {{name: {pool}, namespace: metallb-system}}\n\
+                 spec: {{addresses: [198.51.100.0/28]}}\n---\n\
+                 apiVersion: v1\nkind: Service\nmetadata: {{name: web, namespace: shop}}\n\
+                 spec: {{type: LoadBalancer, ports: [{{port: 80, protocol: TCP}}]}}\n"
+            ),
+        )
+        .unwrap();
+        Daemon::new(Options {
+            files: vec![file],
+            node: "node-a".into(),
+            state: dir.join("state"),
+            socket: dir.join("admin.sock"),
+            poll: Duration::from_secs(1),
+            plugins: vec![],
+            keep_routes: false,
+            membership: Default::default(),
+            metrics_address: None,
+            trust: Default::default(),
+            limits: None,
+            neighbors: Default::default(),
+        })
+        .unwrap()
+    }
+
+    /// A plugin that passed its smoke cases but fails on this cluster (the hostile `chaos`
+    /// allocator in `late-panic` mode: it opens, then traps on every call) is rolled back after
+    /// three failed plans in a row; the event is counted and the builtin decides again.
+    #[test]
+    fn a_plugin_failing_three_plans_in_a_row_is_quarantined() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut d = daemon(dir.path(), "late-panic");
+        d.reconcile(true).unwrap().unwrap();
+        let chaos = std::path::PathBuf::from(crate::policy::builtin::PLUGIN_DIR).join("hostile_chaos.wasm");
+        let plugin = d.registry.runtime().load(World::Allocator, &PluginSource::Path(chaos)).unwrap();
+        d.registry.install(Arc::clone(&plugin)).unwrap();
+        for round in 1..=QUARANTINE_AFTER {
+            let plan = d.reconcile(true).unwrap().map(|_| d.lock().plan.clone().unwrap()).unwrap();
+            let status = plan.policies.iter().find(|s| s.world == World::Allocator).unwrap();
+            if round < QUARANTINE_AFTER {
+                assert_eq!(status.status, "failed", "round {round}: {status:?}");
+                assert_eq!(d.registry.active(World::Allocator).unwrap().digest, plugin.digest);
+                // The last good allocation stays in force meanwhile.
+                assert_eq!(plan.allocations.len(), 1, "{plan:?}");
+            } else {
+                // Rolled back during this reconcile, which then planned with the builtin.
+                assert_eq!(status.status, "ok", "{status:?}");
+                assert!(d.registry.active(World::Allocator).unwrap().source.starts_with("builtin:"));
+            }
+        }
+        let slots = d.plugin_slots();
+        let a = slots.iter().find(|s| s.world == World::Allocator).unwrap();
+        assert_eq!(a.quarantines, 1);
+        assert!(d.metrics().encode().contains("ferrolb_plugin_quarantines_total{world=\"allocator\"} 1"));
+    }
+
+    #[test]
+    fn plan_diff_names_moves_new_allocations_and_route_changes() {
+        use crate::controller::BgpRoute;
+        let route = |peer: &str, prefix: &str| BgpRoute {
+            peer: peer.into(),
+            vrf: String::new(),
+            prefix: prefix.parse().unwrap(),
+            local_pref: None,
+            communities: vec!["64512:100".into()],
+            large_communities: vec![],
+            services: vec![],
+        };
+        let alloc = |svc: &str, ip: &str| crate::store::Allocation {
+            service: svc.into(),
+            ips: vec![ip.parse().unwrap()],
+            pool: "p".into(),
+        };
+        let dir = tempfile::tempdir().unwrap();
+        let mut d = daemon(dir.path(), "public");
+        d.reconcile(true).unwrap().unwrap();
+        let mut now = d.lock().plan.clone().unwrap();
+        now.allocations = vec![alloc("a/x", "192.0.2.1"), alloc("a/y", "192.0.2.2")];
+        now.bgp = vec![route("up", "192.0.2.1/32"), route("up", "192.0.2.2/32")];
+        let mut next = now.clone();
+        next.allocations = vec![alloc("a/x", "192.0.2.1"), alloc("a/y", "192.0.2.3"), alloc("a/z", "192.0.2.4")];
+        next.bgp = vec![route("up", "192.0.2.1/32"), route("up", "192.0.2.3/32")];
+        let diff = PlanDiff::between(&now, &next);
+        assert_eq!(diff.moved.len(), 1);
+        assert_eq!(diff.moved[0].service, "a/y");
+        assert_eq!(diff.allocated.len(), 1);
+        assert_eq!(diff.routes_added, vec!["up 192.0.2.3/32 64512:100".to_string()]);
+        assert_eq!(diff.routes_removed, vec!["up 192.0.2.2/32 64512:100".to_string()]);
+        assert!(PlanDiff::between(&now, &now).is_empty());
+        assert!(diff.text().contains("moved      a/y: 192.0.2.2 -> 192.0.2.3"), "{}", diff.text());
+    }
+}
