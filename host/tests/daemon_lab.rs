@@ -72,6 +72,30 @@ fn show(ns: &Netns, socket: &Path, what: &[&str]) -> Result<String, String> {
     }
 }
 
+/// The `ferrolb run` command for node-a in `ns`: manifests `file`, state under `dir`, admin
+/// socket `socket`, 200 ms manifest polling, plus `extra` arguments (not yet spawned).
+fn run_command(ns: &Netns, dir: &Path, file: &Path, socket: &Path, extra: &[&str]) -> Command {
+    let mut cmd = ns.command(env!("CARGO_BIN_EXE_ferrolb"));
+    cmd.args(["--log", "info", "run", "--node", "node-a", "--poll-ms", "200", "-f"])
+        .arg(file)
+        .arg("--state")
+        .arg(dir.join("state"))
+        .arg("--socket")
+        .arg(socket)
+        .args(extra);
+    cmd
+}
+
+/// SIGTERM to the daemon; it must exit 0 within 15 s.
+fn stop(daemon: &mut ferrolb_lab::Process) {
+    Command::new("kill").args(["-TERM", &daemon.pid().to_string()]).status().expect("kill");
+    let status = wait_for(Duration::from_secs(15), "ferrolb exits", || {
+        daemon.try_wait().map_err(|e| e.to_string())?.ok_or_else(|| "running".to_string())
+    })
+    .expect("exit");
+    assert!(status.success(), "{status:?}");
+}
+
 #[test]
 fn ferrolb_run_announces_to_frr_applies_edits_live_and_leaves_cleanly() {
     if skip_unless_root("ferrolb_run_announces_to_frr_applies_edits_live_and_leaves_cleanly") {
@@ -95,13 +119,7 @@ fn ferrolb_run_announces_to_frr_applies_edits_live_and_leaves_cleanly() {
     let file = dir.path().join("cluster.yaml");
     std::fs::write(&file, manifests(true)).expect("write");
     let socket = dir.path().join("admin.sock");
-    let mut cmd = flb.command(env!("CARGO_BIN_EXE_ferrolb"));
-    cmd.args(["--log", "info", "run", "--node", "node-a", "--poll-ms", "200", "-f"])
-        .arg(&file)
-        .arg("--state")
-        .arg(dir.path().join("state"))
-        .arg("--socket")
-        .arg(&socket);
+    let cmd = run_command(&flb, dir.path(), &file, &socket, &[]);
     let mut daemon = flb.spawn(cmd).expect("ferrolb run");
 
     // FRR learns the first address of the pool with the advertisement's community.
@@ -148,12 +166,7 @@ fn ferrolb_run_announces_to_frr_applies_edits_live_and_leaves_cleanly() {
     assert_eq!(Some(p.connections_established), resets_before, "no session reset for a route change");
 
     // SIGTERM: Cease to FRR, the daemon exits 0, the socket is gone.
-    Command::new("kill").args(["-TERM", &daemon.pid().to_string()]).status().expect("kill");
-    let status = wait_for(Duration::from_secs(15), "ferrolb exits", || {
-        daemon.try_wait().map_err(|e| e.to_string())?.ok_or_else(|| "running".to_string())
-    })
-    .expect("exit");
-    assert!(status.success(), "{status:?}");
+    stop(&mut daemon);
     assert!(!socket.exists(), "the admin socket was removed");
     wait_for(Duration::from_secs(10), "FRR saw the session end", || {
         let s = frr.bgp_summary().map_err(|e| e.to_string())?;
@@ -243,13 +256,7 @@ fn bfd_down_tears_bgp_down_and_holds_it_and_profile_removal_stops_bfd() {
     let file = dir.path().join("cluster.yaml");
     std::fs::write(&file, bfd_manifests(true)).expect("write");
     let socket = dir.path().join("admin.sock");
-    let mut cmd = flb.command(env!("CARGO_BIN_EXE_ferrolb"));
-    cmd.args(["--log", "info", "run", "--node", "node-a", "--poll-ms", "200", "-f"])
-        .arg(&file)
-        .arg("--state")
-        .arg(dir.path().join("state"))
-        .arg("--socket")
-        .arg(&socket);
+    let mut cmd = run_command(&flb, dir.path(), &file, &socket, &[]);
     // JSON logs to a file, to check their shape and the run-time level change below.
     let log_path = dir.path().join("ferrolb.log");
     cmd.args(["--log-format", "json"]).stderr(std::fs::File::create(&log_path).expect("log file"));
@@ -351,12 +358,7 @@ fn bfd_down_tears_bgp_down_and_holds_it_and_profile_removal_stops_bfd() {
         "BGP events carry the peer in their span"
     );
 
-    Command::new("kill").args(["-TERM", &daemon.pid().to_string()]).status().expect("kill");
-    let status = wait_for(Duration::from_secs(15), "ferrolb exits", || {
-        daemon.try_wait().map_err(|e| e.to_string())?.ok_or_else(|| "running".to_string())
-    })
-    .expect("exit");
-    assert!(status.success(), "{status:?}");
+    stop(&mut daemon);
 }
 
 const L2_SVC: &str = "192.0.2.100";
@@ -604,13 +606,7 @@ fn hot_swap_changes_only_what_the_new_policy_decides_and_never_the_session() {
     let opt_out = copy("example_advertise_opt_out", true);
     let unsigned = dir.path().join("unsigned-opt-out.wasm");
     std::fs::copy(wasm("example_advertise_opt_out"), &unsigned).expect("copy");
-    let mut cmd = flb.command(env!("CARGO_BIN_EXE_ferrolb"));
-    cmd.args(["--log", "info", "run", "--node", "node-a", "--poll-ms", "200", "-f"])
-        .arg(&file)
-        .arg("--state")
-        .arg(dir.path().join("state"))
-        .arg("--socket")
-        .arg(&socket);
+    let mut cmd = run_command(&flb, dir.path(), &file, &socket, &[]);
     cmd.args(["--require-signed", "--trusted-keys"]).arg(format!("{}.pub", key.display()));
     cmd.args(["--metrics-address", "127.0.0.1:7472"]);
     let mut daemon = flb.spawn(cmd).expect("ferrolb run");
@@ -700,12 +696,7 @@ fn hot_swap_changes_only_what_the_new_policy_decides_and_never_the_session() {
         text.lines().find_map(|l| l.strip_prefix(sent.as_str())).and_then(|v| v.parse().ok()).expect("updates");
     assert_eq!(ours, updates_received(&frr), "our UPDATE count matches FRR's");
 
-    Command::new("kill").args(["-TERM", &daemon.pid().to_string()]).status().expect("kill");
-    let status = wait_for(Duration::from_secs(15), "ferrolb exits", || {
-        daemon.try_wait().map_err(|e| e.to_string())?.ok_or_else(|| "running".to_string())
-    })
-    .expect("exit");
-    assert!(status.success(), "{status:?}");
+    stop(&mut daemon);
 }
 
 fn receive_manifests() -> String {
@@ -764,17 +755,7 @@ fn gtsm_and_max_prefix_protect_sessions_against_frr() {
     let file = dir.path().join("cluster.yaml");
     std::fs::write(&file, receive_manifests()).expect("write");
     let socket = dir.path().join("admin.sock");
-    let start = |extra: &[&str]| {
-        let mut cmd = flb.command(env!("CARGO_BIN_EXE_ferrolb"));
-        cmd.args(["--log", "info", "run", "--node", "node-a", "--poll-ms", "200", "-f"])
-            .arg(&file)
-            .arg("--state")
-            .arg(dir.path().join("state"))
-            .arg("--socket")
-            .arg(&socket)
-            .args(extra);
-        flb.spawn(cmd).expect("ferrolb run")
-    };
+    let start = |extra: &[&str]| flb.spawn(run_command(&flb, dir.path(), &file, &socket, extra)).expect("ferrolb run");
     let established = || frr.bgp_summary().ok().and_then(|s| s.peer(Family::Ipv4, OURS).map(|p| p.is_established()));
 
     // Without GTSM our packets leave with TTL 1: FRR drops them, no session.
@@ -798,10 +779,5 @@ fn gtsm_and_max_prefix_protect_sessions_against_frr() {
         }
     })
     .unwrap_or_else(|e| panic!("{e}\n{}", frr.logs()));
-    Command::new("kill").args(["-TERM", &daemon.pid().to_string()]).status().expect("kill");
-    let status = wait_for(Duration::from_secs(15), "ferrolb exits", || {
-        daemon.try_wait().map_err(|e| e.to_string())?.ok_or_else(|| "running".to_string())
-    })
-    .expect("exit");
-    assert!(status.success(), "{status:?}");
+    stop(&mut daemon);
 }
